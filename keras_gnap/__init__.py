@@ -1,0 +1,25 @@
+"""keras_gnap: Growing Networks with Autonomous Pruning for Keras 3."""
+
+from keras_gnap.callbacks.growth_callback import GrowthCallback
+from keras_gnap.growth.grow import grow
+from keras_gnap.growth.growth_rule import plan_growth
+from keras_gnap.layers.gated_conv2d import GatedConv2D
+from keras_gnap.layers.gated_dense import GatedDense
+from keras_gnap.models.build_gnap import build_gnap
+from keras_gnap.models.gnap_model import GNAPModel
+from keras_gnap.reports.parameter_count import count_params
+from keras_gnap.reports.summary import summary
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GNAPModel",
+    "GatedConv2D",
+    "GatedDense",
+    "GrowthCallback",
+    "build_gnap",
+    "count_params",
+    "grow",
+    "plan_growth",
+    "summary",
+]

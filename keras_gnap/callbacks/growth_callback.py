@@ -1,0 +1,248 @@
+"""The policy that grows a GNAP network each time its training saturates."""
+
+import warnings
+
+import keras
+import numpy as np
+
+from keras_gnap.growth.grow import grow
+from keras_gnap.growth.growth_rule import plan_growth
+from keras_gnap.growth.optimizer_transfer import rebuild_optimizer
+from keras_gnap.layers.gated_layer import GatedLayer
+from keras_gnap.models.gnap_model import GNAPModel
+from keras_gnap.reports.parameter_count import count_params
+from keras_gnap.reports.parameter_count import dense_params
+
+EFFECTIVE_PARAMS_LOG = "effective_params"
+
+
+class GrowthCallback(keras.callbacks.Callback):
+    """Grows a `GNAPModel` each time the monitored metric saturates.
+
+    Saturation follows `keras.callbacks.EarlyStopping`: the metric has not
+    improved by more than `min_delta` for `patience` epochs. Then the
+    network grows (see `keras_gnap.grow` and `keras_gnap.plan_growth`),
+    the optimizer is rebuilt with its state carried over, and training goes
+    on with the wider network; the saturation counter restarts. Growth
+    stops for good, leaving pruning to converge, when a growth did not
+    improve the best monitored value, when `max_growths` growths have been
+    made, or when the next growth would exceed `max_params`.
+
+    Every epoch's logs get `effective_params` (see
+    `keras_gnap.count_params`), so it shows in the progress bar, the
+    `History` and `CSVLogger`. `growth_events` lists each growth. Only the
+    TensorFlow backend supports growing inside `fit`.
+
+    Args:
+        monitor: str. Quantity to monitor. Defaults to `"val_loss"`.
+        min_delta: float. Minimum change that counts as an improvement.
+            Defaults to 0.
+        patience: int. Epochs with no improvement before the network
+            grows. Defaults to 3.
+        verbose: int. 1 prints a line for each growth and for the end of
+            growth. Defaults to 0.
+        mode: str. `"auto"`, `"min"` or `"max"`; in `"auto"` the direction
+            is inferred from the name of `monitor`. Defaults to `"auto"`.
+        max_growths: int. Most growths in one `fit`. Defaults to 5.
+        growth_factor: float. Relative growth of the most open layer at
+            each growth. Defaults to 0.5.
+        max_width: int. Largest width any layer may reach, or `None`.
+            Defaults to `None`.
+        max_params: int. Largest dense parameter count (see
+            `keras_gnap.reports.dense_params`) the network may reach, or
+            `None`. Defaults to `None`.
+
+    Raises:
+        ValueError: if an argument is out of range.
+
+    Example:
+
+    >>> model = keras_gnap.build_gnap((28, 28, 1), classes=10)
+    >>> model.compile("adam", "sparse_categorical_crossentropy")
+    >>> growth = keras_gnap.GrowthCallback(patience=2)
+    >>> model.fit(x, y, validation_split=0.1, epochs=20, callbacks=[growth])
+    >>> growth.growth_events[0]["widths_after"]
+    """
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0,
+        patience=3,
+        verbose=0,
+        mode="auto",
+        max_growths=5,
+        growth_factor=0.5,
+        max_width=None,
+        max_params=None,
+    ):
+        super().__init__()
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(
+                "Argument `mode` must be one of 'auto', 'min', 'max'. "
+                f"Received: mode={mode!r}"
+            )
+        _check_count("patience", patience, minimum=0)
+        _check_count("max_growths", max_growths, minimum=0)
+        if max_params is not None:
+            _check_count("max_params", max_params, minimum=1)
+        if (
+            not isinstance(growth_factor, (int, float))
+            or isinstance(growth_factor, bool)
+            or growth_factor <= 0
+        ):
+            raise ValueError(
+                "Argument `growth_factor` must be a positive number. "
+                f"Received: growth_factor={growth_factor!r}"
+            )
+        if max_width is not None:
+            _check_count("max_width", max_width, minimum=1)
+        self.monitor = monitor
+        self.min_delta = abs(min_delta)
+        self.patience = patience
+        self.verbose = verbose
+        self.mode = mode
+        self.max_growths = max_growths
+        self.growth_factor = growth_factor
+        self.max_width = max_width
+        self.max_params = max_params
+        if mode == "min" or (mode == "auto" and not _is_accuracy(monitor)):
+            self.monitor_op = np.less
+        else:
+            self.monitor_op = np.greater
+        self.growth_events = []
+        self.stopped_growing = None
+
+    def on_train_begin(self, logs=None):
+        if keras.backend.backend() != "tensorflow":
+            raise RuntimeError(
+                "GrowthCallback grows the network inside `fit`, which needs "
+                "the TensorFlow backend. Set KERAS_BACKEND=tensorflow. "
+                f"Received: backend={keras.backend.backend()!r}"
+            )
+        if not isinstance(self.model, GNAPModel):
+            raise TypeError(
+                "GrowthCallback needs a keras_gnap.GNAPModel, so that the "
+                "model you hold can become the grown one. Build it with "
+                "keras_gnap.build_gnap(...) or wrap your network: "
+                "keras_gnap.GNAPModel(network). Received: model of type "
+                f"{type(self.model).__name__}"
+            )
+        self.wait = 0
+        self.best = np.inf if self.monitor_op is np.less else -np.inf
+        self.best_at_last_growth = None
+        self.growth_events = []
+        self.stopped_growing = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        logs[EFFECTIVE_PARAMS_LOG] = count_params(self.model)
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(
+                f"GrowthCallback is conditioned on metric `{self.monitor}` "
+                "which is not available. Available metrics are: "
+                f"{','.join(logs.keys())}",
+                stacklevel=2,
+            )
+            return
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.wait = 0
+            return
+        self.wait += 1
+        if self.stopped_growing is not None or self.wait < self.patience:
+            return
+        self.wait = 0
+        reason = self._reason_to_stop()
+        if reason is None:
+            reason = self._grow(epoch, current, logs[EFFECTIVE_PARAMS_LOG])
+        if reason is not None:
+            self.stopped_growing = {"epoch": epoch + 1, "reason": reason}
+            if self.verbose:
+                print(f"\nEpoch {epoch + 1}: GNAP stops growing: {reason}.")
+
+    def _is_improvement(self, current, reference):
+        if self.monitor_op is np.less:
+            return bool(np.less(current + self.min_delta, reference))
+        return bool(np.greater(current - self.min_delta, reference))
+
+    def _reason_to_stop(self):
+        if len(self.growth_events) >= self.max_growths:
+            return f"reached max_growths={self.max_growths}"
+        if self.best_at_last_growth is not None and not self._is_improvement(
+            self.best, self.best_at_last_growth
+        ):
+            return (
+                f"the last growth did not improve the best {self.monitor} "
+                f"({self.best_at_last_growth:.4g})"
+            )
+        return None
+
+    def _grow(self, epoch, current, effective_before):
+        network = self.model.network
+        widths = plan_growth(network, self.growth_factor, self.max_width)
+        if not widths:
+            return "no layer can grow further"
+        grown = grow(network, widths=widths)
+        if (
+            self.max_params is not None
+            and dense_params(grown) > self.max_params
+        ):
+            return f"the next growth would exceed max_params={self.max_params}"
+        widths_before = _widths(network)
+        dense_before = dense_params(network)
+        self.model.replace_network(grown)
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None and optimizer.built:
+            self.model.optimizer = rebuild_optimizer(
+                optimizer, self.model.trainable_variables
+            )
+        # The compiled step functions captured the old variables.
+        self.model.make_train_function(force=True)
+        self.model.make_test_function(force=True)
+        self.model.make_predict_function(force=True)
+        event = {
+            "epoch": epoch + 1,
+            "monitor": self.monitor,
+            "monitor_value": float(current),
+            "best_before": float(self.best),
+            "widths_before": widths_before,
+            "widths_after": _widths(grown),
+            "effective_params_before": int(effective_before),
+            "effective_params_after": int(count_params(self.model)),
+            "dense_params_before": int(dense_before),
+            "dense_params_after": int(dense_params(grown)),
+        }
+        self.growth_events.append(event)
+        self.best_at_last_growth = self.best
+        if self.verbose:
+            print(
+                f"\nEpoch {epoch + 1}: GNAP growth {len(self.growth_events)}: "
+                f"{event['widths_before']} -> {event['widths_after']}, dense "
+                f"params {dense_before:,} -> {event['dense_params_after']:,}."
+            )
+        return None
+
+
+def _widths(network):
+    return {
+        layer.name: layer.width
+        for layer in network.layers
+        if isinstance(layer, GatedLayer)
+    }
+
+
+def _is_accuracy(monitor):
+    name = monitor.lower()
+    return any(
+        key in name for key in ("acc", "auc", "precision", "recall", "f1")
+    )
+
+
+def _check_count(name, value, minimum):
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(
+            f"Argument `{name}` must be an integer >= {minimum}. "
+            f"Received: {name}={value!r}"
+        )

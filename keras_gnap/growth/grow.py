@@ -1,0 +1,108 @@
+"""Widening a whole network while keeping the function it computes."""
+
+import keras
+
+from keras_gnap.growth.growth_rule import plan_growth
+from keras_gnap.growth.weight_transfer import transfer_weights
+from keras_gnap.models.gnap_model import GNAPModel
+from keras_gnap.topology import gated_graph
+
+
+def grow(model, growth_factor=0.5, widths=None, max_width=None):
+    """Returns a wider copy of `model` that computes the same function.
+
+    Gated layers get more output units (how many follows
+    `keras_gnap.growth.plan_growth`, or `widths`), and every layer that
+    consumes them (gated layers, batch normalisation) gets matching inputs.
+    Existing weights, gates and batch-norm statistics are copied exactly;
+    new units get fresh incoming weights and zero outgoing weights, so the
+    outputs on any batch are unchanged at the moment of growth while every
+    new weight can still learn. Layer names are kept, so weights can be
+    addressed by name across growth.
+
+    Args:
+        model: a `GNAPModel`, or a Functional or Sequential model with
+            gated layers.
+        growth_factor: float. Relative growth of the most open layer, used
+            when `widths` is not given. Defaults to 0.5.
+        widths: dict. New width for each layer to grow, by layer name;
+            overrides the rule. Defaults to `None`.
+        max_width: int. Largest width a layer may reach under the rule.
+            Defaults to `None`.
+
+    Returns:
+        A new model of the same kind (`GNAPModel` for a `GNAPModel`), or
+        `model` itself when nothing grows.
+
+    Raises:
+        ValueError: if `widths` names a layer that cannot grow or shrinks
+            one.
+
+    Example:
+
+    >>> model = keras_gnap.build_gnap((28, 28, 1), classes=10)
+    >>> wider = keras_gnap.grow(model, widths={"block1_conv": 12})
+    >>> wider.network.get_layer("block1_conv").filters
+    12
+    """
+    network = model.network if isinstance(model, GNAPModel) else model
+    nodes = gated_graph(network)
+    if widths is None:
+        widths = plan_growth(network, growth_factor, max_width=max_width)
+    widths = _check_widths(widths, nodes)
+    if not widths:
+        return model
+
+    grown = set()
+
+    def clone_layer(layer):
+        node = nodes.get(layer.name)
+        if node is not None and (
+            layer.name in widths or node.producer in widths
+        ):
+            grown.add(layer.name)
+            return layer.grow(
+                width=widths.get(layer.name),
+                input_dim=widths.get(node.producer),
+            )
+        return layer.__class__.from_config(layer.get_config())
+
+    new_network = keras.models.clone_model(network, clone_function=clone_layer)
+    for old_layer in network.layers:
+        if old_layer.weights and old_layer.name not in grown:
+            transfer_weights(old_layer, new_network.get_layer(old_layer.name))
+    if isinstance(model, GNAPModel):
+        return GNAPModel(new_network, name=model.name)
+    return new_network
+
+
+def _check_widths(widths, nodes):
+    if not isinstance(widths, dict):
+        raise ValueError(
+            "Argument `widths` must be a dict from layer name to width. "
+            f"Received: widths={widths!r}"
+        )
+    checked = {}
+    for name, width in widths.items():
+        node = nodes.get(name)
+        if node is None or not node.growable:
+            growable = sorted(n for n, node in nodes.items() if node.growable)
+            raise ValueError(
+                f"Layer '{name}' cannot grow: only gated layers whose units "
+                "feed other gated layers through channel-wise layers can. "
+                f"Growable layers: {growable}. Received: widths={widths!r}"
+            )
+        current = node.layer.width
+        if not isinstance(width, int) or isinstance(width, bool):
+            raise ValueError(
+                f"The width of layer '{name}' must be an integer. "
+                f"Received: widths={widths!r}"
+            )
+        if width < current:
+            raise ValueError(
+                f"Layer '{name}' has width {current} and cannot shrink. "
+                f"Received: widths={widths!r}"
+            )
+        if width > current:
+            checked[name] = width
+    return checked

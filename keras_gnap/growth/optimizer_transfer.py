@@ -1,0 +1,39 @@
+"""Carrying an optimizer's state over to a grown network."""
+
+from keras import ops
+
+from keras_gnap.growth.weight_transfer import embed
+
+
+def rebuild_optimizer(optimizer, variables):
+    """Returns a copy of `optimizer` built for `variables`, state carried.
+
+    Keras optimizers are built for a fixed list of variables, so a grown
+    network needs a new optimizer. Its state (iteration count, learning
+    rate, moments) is copied from the old one by variable name, which
+    Keras derives from the model variable's path; growth keeps layer names,
+    so each slot finds its old value. Grown slots keep the old values in
+    their leading corner and zeros for the new entries. Learning-rate
+    schedules continue from the same iteration.
+
+    Args:
+        optimizer: a built `keras.optimizers.Optimizer`.
+        variables: list of the grown network's trainable variables.
+
+    Returns:
+        A new, built optimizer of the same class and configuration.
+    """
+    new_optimizer = optimizer.__class__.from_config(optimizer.get_config())
+    new_optimizer.build(variables)
+    old_values = {v.name: v for v in optimizer.variables}
+    for variable in new_optimizer.variables:
+        old = old_values.get(variable.name)
+        if old is None:
+            continue
+        new_value = ops.convert_to_numpy(variable)
+        old_value = ops.convert_to_numpy(old)
+        if old_value.shape == new_value.shape:
+            variable.assign(old_value)
+        else:
+            variable.assign(embed(old_value, new_value * 0))
+    return new_optimizer

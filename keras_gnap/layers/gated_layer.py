@@ -1,0 +1,218 @@
+"""Base class of the layers whose kernel carries trainable pruning gates."""
+
+import keras
+import numpy as np
+from keras import ops
+
+# The sparsity strength is "loss per 10,000 kept parameters": each open gate
+# costs `sparsity / 1e4` times the number of kernel weights it controls. The
+# pressure on one weight is therefore the same whatever the network's size.
+PARAMS_PER_UNIT_OF_SPARSITY = 1e4
+DEFAULT_SPARSITY = 0.1
+GATINGS = ("weight", "channel")
+
+
+class GatedLayer(keras.layers.Layer):
+    """A layer with a kernel pruned by trainable gates.
+
+    Every kernel entry (`gating="weight"`) or every output unit
+    (`gating="channel"`) has a gate score `g`, trained by the same optimizer
+    as the kernel. The forward pass uses `kernel * m` with `m = 1[g > 0]`, so a
+    closed gate contributes exactly 0.0. The backward pass is a
+    straight-through estimator: the gradient of `m` is that of
+    `sigmoid(g / temperature)`, so closed gates keep receiving gradient and
+    can reopen. Each training call adds the layer loss
+    `sparsity * 1e-4 * cost * sum(sigmoid(g / temperature))`, where `cost` is
+    the number of kernel weights one gate controls, so plain `compile`/`fit`
+    prunes the layer with no schedule and no target sparsity. Inference and
+    evaluation add no loss, so `val_loss` measures the task alone.
+
+    Subclasses create `self.kernel` in `build()`, call `self._build_gates()`
+    right after, and use `self.gated_kernel()` in `call()`. They name their
+    width argument in `width_argument` ("filters" or "units").
+
+    Args:
+        gating: str. `"weight"` for one gate per kernel entry (unstructured
+            pruning) or `"channel"` for one gate per output unit (structured
+            pruning, which removes whole units). Defaults to `"weight"`.
+        sparsity: float. Strength of the pressure towards closed gates, as
+            loss per 10,000 kept parameters. 0 disables pruning pressure.
+            Defaults to 0.1.
+        temperature: float. Temperature of the sigmoid used for the gates'
+            gradient and for the sparsity measure. Defaults to 1.0.
+        gate_initializer: initializer for the gate scores. Positive values
+            start with every gate open. Defaults to `Constant(1.0)`.
+        **kwargs: base `keras.layers.Layer` arguments.
+    """
+
+    width_argument = None
+
+    def __init__(
+        self,
+        gating="weight",
+        sparsity=DEFAULT_SPARSITY,
+        temperature=1.0,
+        gate_initializer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if gating not in GATINGS:
+            raise ValueError(
+                f"Argument `gating` must be one of {GATINGS}. "
+                f"Received: gating={gating!r}"
+            )
+        if not _is_real(sparsity) or sparsity < 0:
+            raise ValueError(
+                "Argument `sparsity` must be a non-negative number. "
+                f"Received: sparsity={sparsity!r}"
+            )
+        if not _is_real(temperature) or temperature <= 0:
+            raise ValueError(
+                "Argument `temperature` must be a positive number. "
+                f"Received: temperature={temperature!r}"
+            )
+        self.gating = gating
+        self.sparsity = float(sparsity)
+        self.temperature = float(temperature)
+        self.gate_initializer = keras.initializers.get(
+            gate_initializer or keras.initializers.Constant(1.0)
+        )
+
+    @property
+    def width(self):
+        """Number of output units (filters or units) of the layer."""
+        return getattr(self, self.width_argument)
+
+    def _build_gates(self):
+        kernel_shape = tuple(self.kernel.shape)
+        if self.gating == "weight":
+            gate_shape = kernel_shape
+            self._weights_per_gate = 1
+        else:
+            gate_shape = (kernel_shape[-1],)
+            self._weights_per_gate = int(np.prod(kernel_shape[:-1]))
+        self.gate = self.add_weight(
+            name="gate",
+            shape=gate_shape,
+            initializer=self.gate_initializer,
+            trainable=True,
+        )
+
+    def gate_mask(self):
+        """Returns the 0/1 gate mask with a straight-through gradient.
+
+        The value is exactly `1[g > 0]`: `soft - stop_gradient(soft)` is an
+        exact zero, so only its gradient survives.
+        """
+        soft = ops.sigmoid(self.gate / self.temperature)
+        hard = ops.cast(ops.greater(self.gate, 0.0), soft.dtype)
+        return hard + (soft - ops.stop_gradient(soft))
+
+    def gated_kernel(self):
+        """Returns the kernel with closed gates' weights set to exactly 0."""
+        mask = ops.cast(self.gate_mask(), self.kernel.dtype)
+        return self.kernel * mask
+
+    def sparsity_loss(self):
+        """Returns the differentiable cost of the open gates of this layer."""
+        expected_open = ops.sum(ops.sigmoid(self.gate / self.temperature))
+        scale = (
+            self.sparsity
+            * self._weights_per_gate
+            / PARAMS_PER_UNIT_OF_SPARSITY
+        )
+        return scale * expected_open
+
+    def _add_sparsity_loss(self, training):
+        # Only while training: validation losses then measure the task
+        # alone, so they stay comparable across growth and pruning.
+        if training and self.sparsity > 0:
+            self.add_loss(self.sparsity_loss())
+
+    def kernel_mask(self):
+        """Returns the hard gate mask broadcast to the kernel's shape.
+
+        Returns:
+            A boolean NumPy array of the kernel's shape, True where the
+            weight is kept.
+        """
+        mask = ops.convert_to_numpy(self.gate) > 0
+        return np.broadcast_to(mask, tuple(self.kernel.shape))
+
+    def effective_kernel(self):
+        """Returns the kernel as the forward pass uses it, as NumPy."""
+        kernel = ops.convert_to_numpy(self.kernel)
+        return np.where(self.kernel_mask(), kernel, 0.0).astype(kernel.dtype)
+
+    def open_fraction(self):
+        """Returns the fraction of open gates, between 0 and 1."""
+        return float(np.mean(ops.convert_to_numpy(self.gate) > 0))
+
+    def grow(self, width=None, input_dim=None):
+        """Returns a wider copy of this layer, built, with weights transferred.
+
+        Existing weights, gates and biases are copied exactly. New output
+        units get fresh incoming weights (from `kernel_initializer`) and open
+        gates; weights from new input channels to existing units are zero, so
+        the layer computes the same function on the existing units.
+
+        Args:
+            width: int. New number of output units, at least the current
+                one. Defaults to the current width.
+            input_dim: int. New number of input channels, at least the
+                current one. Defaults to the current number.
+
+        Returns:
+            A new, built layer of the same class and name.
+
+        Raises:
+            ValueError: if `width` or `input_dim` is smaller than now.
+        """
+        # Imported here: growth builds on layers, not the other way round.
+        from keras_gnap.growth.weight_transfer import transfer_weights
+
+        old_width = self.width
+        old_input_dim = int(self.kernel.shape[-2])
+        width = old_width if width is None else width
+        input_dim = old_input_dim if input_dim is None else input_dim
+        if not isinstance(width, (int, np.integer)) or width < old_width:
+            raise ValueError(
+                f"Argument `width` must be an integer >= {old_width} (the "
+                f"current width of layer '{self.name}'). Received: "
+                f"width={width!r}"
+            )
+        if (
+            not isinstance(input_dim, (int, np.integer))
+            or input_dim < old_input_dim
+        ):
+            raise ValueError(
+                f"Argument `input_dim` must be an integer >= {old_input_dim} "
+                f"(the current input size of layer '{self.name}'). Received: "
+                f"input_dim={input_dim!r}"
+            )
+        config = self.get_config()
+        config[self.width_argument] = int(width)
+        new_layer = self.__class__.from_config(config)
+        new_layer.build(self._input_shape_for(int(input_dim)))
+        transfer_weights(self, new_layer)
+        return new_layer
+
+    def _input_shape_for(self, input_dim):
+        raise NotImplementedError
+
+    def get_config(self):
+        config = {
+            "gating": self.gating,
+            "sparsity": self.sparsity,
+            "temperature": self.temperature,
+            "gate_initializer": keras.initializers.serialize(
+                self.gate_initializer
+            ),
+        }
+        return {**super().get_config(), **config}
+
+
+def _is_real(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not (
+        isinstance(value, bool)
+    )

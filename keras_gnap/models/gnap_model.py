@@ -1,0 +1,110 @@
+"""The model object a user trains: a network that can be swapped for a wider one."""
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="keras_gnap")
+class GNAPModel(keras.Model):
+    """A Keras model whose network can grow while `fit` runs.
+
+    Keras fixes a layer's state once it is built, so a network grows by
+    being rebuilt wider (see `keras_gnap.grow`). `GNAPModel` is the object
+    the user holds across growth: it runs whatever network it currently
+    holds, and `GrowthCallback` swaps in the grown network during `fit`.
+    `evaluate`, `predict`, `save` and `summary` then act on the grown
+    network with no extra step.
+
+    Args:
+        network: a built Functional or Sequential Keras model, usually made
+            of gated layers (see `keras_gnap.build_gnap`).
+        **kwargs: base `keras.Model` arguments such as `name`.
+
+    Raises:
+        TypeError: if `network` is not a built Keras model.
+
+    Example:
+
+    >>> model = keras_gnap.build_gnap(input_shape=(28, 28, 1), classes=10)
+    >>> isinstance(model, keras_gnap.GNAPModel)
+    True
+    """
+
+    def __init__(self, network, **kwargs):
+        if not isinstance(network, keras.Model) or not network.built:
+            raise TypeError(
+                "Argument `network` must be a built Keras model. "
+                f"Received: network={network!r}"
+            )
+        kwargs.setdefault("name", network.name)
+        super().__init__(**kwargs)
+        # A tracked list, so that swapping the network also untracks the old
+        # one and `weights` only ever lists the current network's.
+        self._network_slot = [network]
+        # Nothing to build here: the network holds all the state. Marking
+        # the model built also keeps Keras from locking its state.
+        self.built = True
+
+    @property
+    def network(self):
+        """The network the model currently runs."""
+        return self._network_slot[0]
+
+    def replace_network(self, network):
+        """Makes the model run `network` from now on.
+
+        `GrowthCallback` calls this with the grown network. The optimizer
+        and the compiled step functions are the caller's to refresh.
+
+        Args:
+            network: a built Keras model with the same inputs and outputs.
+
+        Raises:
+            TypeError: if `network` is not a built Keras model.
+            ValueError: if its output shape differs from the current one.
+        """
+        if not isinstance(network, keras.Model) or not network.built:
+            raise TypeError(
+                "Argument `network` must be a built Keras model. "
+                f"Received: network={network!r}"
+            )
+        old = self.network
+        if tuple(network.output_shape) != tuple(old.output_shape):
+            raise ValueError(
+                "The new network must produce the same output shape as the "
+                f"current one, {old.output_shape}. Received: network with "
+                f"output shape {network.output_shape}"
+            )
+        self._network_slot.remove(old)
+        self._network_slot.append(network)
+
+    def call(self, inputs, training=None):
+        return self.network(inputs, training=training)
+
+    def compute_output_shape(self, input_shape):
+        return self.network.compute_output_shape(input_shape)
+
+    @property
+    def input_shape(self):
+        return self.network.input_shape
+
+    @property
+    def output_shape(self):
+        return self.network.output_shape
+
+    def summary(self, *args, expand_nested=True, **kwargs):
+        """Prints `keras.Model.summary`, showing the network's layers."""
+        return super().summary(*args, expand_nested=expand_nested, **kwargs)
+
+    def get_config(self):
+        config = {
+            "network": keras.saving.serialize_keras_object(self.network),
+        }
+        return {**super().get_config(), **config}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        network = keras.saving.deserialize_keras_object(
+            config.pop("network"), custom_objects=custom_objects
+        )
+        return cls(network, **config)

@@ -1,0 +1,15 @@
+"""Counting effective parameters and reporting what pruning left."""
+
+from keras_gnap.reports.parameter_count import count_params
+from keras_gnap.reports.parameter_count import dense_params
+from keras_gnap.reports.parameter_count import layer_counts
+from keras_gnap.reports.parameter_count import live_units
+from keras_gnap.reports.summary import summary
+
+__all__ = [
+    "count_params",
+    "dense_params",
+    "layer_counts",
+    "live_units",
+    "summary",
+]

@@ -1,0 +1,228 @@
+"""Counting the parameters a pruned network really needs."""
+
+import dataclasses
+
+import keras
+import numpy as np
+
+from keras_gnap.models.gnap_model import GNAPModel
+from keras_gnap.topology import gated_graph
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerCount:
+    """Parameter figures of one layer.
+
+    Attributes:
+        name: layer name.
+        class_name: layer class name.
+        kernel_shape: shape of the kernel, or None for a layer without one.
+        weights: number of kernel entries (0 for a layer without kernel).
+        active_weights: kernel entries that are non-zero after gating.
+        units: number of output units (filters or units).
+        live_units: units that take part in the output (see
+            `live_units`).
+        dense_params: the layer's parameters as plain Keras counts them
+            once the gates are removed (kernel, bias, batch-norm
+            statistics).
+        effective_params: what the exported inference model needs for
+            this layer (see `count_params`).
+    """
+
+    name: str
+    class_name: str
+    kernel_shape: tuple
+    weights: int
+    active_weights: int
+    units: int
+    live_units: int
+    dense_params: int
+    effective_params: int
+
+
+def live_units(network, nodes=None):
+    """Returns which output units of each gated layer are live.
+
+    A unit is live when it has at least one non-zero effective weight from
+    a live input channel and, unless its layer feeds a model output or a
+    layer that mixes channels, at least one non-zero effective weight to a
+    live unit of a consuming gated layer. A unit that fails either test
+    cannot change the outputs except through a constant, so inference does
+    not need it. Units of output layers are always live.
+
+    Args:
+        network: a built Functional or Sequential model.
+        nodes: the result of `keras_gnap.topology.gated_graph(network)`,
+            when already computed. Defaults to `None`.
+
+    Returns:
+        A dict from gated layer name to a boolean NumPy array of its
+        output units.
+    """
+    nodes = gated_graph(network) if nodes is None else nodes
+    # connections[name][i, j]: a non-zero weight links input i to unit j.
+    connections = {}
+    for name, node in nodes.items():
+        kernel = node.layer.effective_kernel()
+        connections[name] = (
+            (kernel != 0).reshape(-1, *kernel.shape[-2:]).any(axis=0)
+        )
+    live = {
+        name: np.ones(connections[name].shape[1], dtype=bool)
+        for name in nodes
+    }
+    changed = True
+    while changed:
+        changed = False
+        for name, node in nodes.items():
+            if node.feeds_output:
+                continue
+            inputs = _live_inputs(name, nodes, live, connections)
+            has_input = connections[name][inputs, :].any(axis=0)
+            has_output = np.ones_like(has_input)
+            if node.consumers and not node.blocked:
+                has_output = np.zeros_like(has_input)
+                for consumer in node.consumers:
+                    has_output |= connections[consumer][:, live[consumer]].any(
+                        axis=1
+                    )
+            updated = live[name] & has_input & has_output
+            if not np.array_equal(updated, live[name]):
+                live[name] = updated
+                changed = True
+    return live
+
+
+def layer_counts(model):
+    """Returns a `LayerCount` for every layer that has parameters.
+
+    Args:
+        model: a `GNAPModel`, or a Functional or Sequential model.
+
+    Returns:
+        A list of `LayerCount`, in the network's layer order.
+    """
+    network = _network(model)
+    nodes = gated_graph(network)
+    live = live_units(network, nodes)
+    folded = {
+        id(node.batch_norm) for node in nodes.values() if node.batch_norm
+    }
+    counts = []
+    for layer in network.layers:
+        dense = sum(
+            int(np.prod(w.shape)) for w in layer.weights if not _is_gate(w)
+        )
+        if layer.name in nodes:
+            counts.append(_gated_count(nodes[layer.name], nodes, live, dense))
+        elif dense:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                # Inference needs a scale and a shift per channel; folded
+                # into the preceding gated layer, not even those.
+                channels = int(layer.weights[0].shape[0])
+                effective = 0 if id(layer) in folded else 2 * channels
+            else:
+                effective = dense
+            counts.append(
+                LayerCount(
+                    name=layer.name,
+                    class_name=type(layer).__name__,
+                    kernel_shape=None,
+                    weights=0,
+                    active_weights=0,
+                    units=0,
+                    live_units=0,
+                    dense_params=dense,
+                    effective_params=effective,
+                )
+            )
+    return counts
+
+
+def count_params(model):
+    """Returns the effective number of parameters of a pruned network.
+
+    Effective parameters are what the exported inference model needs:
+    the non-zero entries of each gated kernel (after gating) between live
+    input channels and live units, plus one bias per live unit for layers
+    that have a bias or a batch normalisation right after them (batch
+    normalisation is folded into the preceding layer, so it adds nothing
+    more). Gate scores are not counted: they only exist for training. A
+    batch normalisation that cannot be folded counts a scale and a shift
+    per channel, and any other layer counts all its Keras parameters. See
+    `live_units` for which units are live.
+
+    Args:
+        model: a `GNAPModel`, or a Functional or Sequential model.
+
+    Returns:
+        An int.
+
+    Example:
+
+    >>> model = keras_gnap.build_gnap((28, 28, 1), classes=10)
+    >>> keras_gnap.count_params(model) <= dense_params(model)
+    True
+    """
+    return sum(count.effective_params for count in layer_counts(model))
+
+
+def dense_params(model):
+    """Returns the parameter count of the network with its gates removed.
+
+    This is what `model.count_params()` would give for the same network
+    built from plain Keras layers: every kernel entry, bias and
+    batch-normalisation statistic, pruned or not, and no gate scores.
+
+    Args:
+        model: a `GNAPModel`, or a Functional or Sequential model.
+
+    Returns:
+        An int.
+    """
+    return sum(
+        int(np.prod(w.shape))
+        for w in _network(model).weights
+        if not _is_gate(w)
+    )
+
+
+def _gated_count(node, nodes, live, dense):
+    layer = node.layer
+    kernel = layer.effective_kernel()
+    live_out = live[layer.name]
+    live_in = _live_inputs(layer.name, nodes, live, None, kernel.shape[-2])
+    used = kernel[..., live_in, :][..., live_out]
+    has_bias = layer.use_bias or node.batch_norm is not None
+    effective = int(np.count_nonzero(used))
+    if has_bias:
+        effective += int(live_out.sum())
+    return LayerCount(
+        name=layer.name,
+        class_name=type(layer).__name__,
+        kernel_shape=tuple(kernel.shape),
+        weights=int(kernel.size),
+        active_weights=int(np.count_nonzero(kernel)),
+        units=int(kernel.shape[-1]),
+        live_units=int(live_out.sum()),
+        dense_params=dense,
+        effective_params=effective,
+    )
+
+
+def _live_inputs(name, nodes, live, connections, input_dim=None):
+    producer = nodes[name].producer
+    if producer is not None:
+        return live[producer]
+    if input_dim is None:
+        input_dim = connections[name].shape[0]
+    return np.ones(input_dim, dtype=bool)
+
+
+def _is_gate(variable):
+    return variable.path.split("/")[-1] == "gate"
+
+
+def _network(model):
+    return model.network if isinstance(model, GNAPModel) else model
+
