@@ -23,10 +23,12 @@ class GrowthCallback(keras.callbacks.Callback):
     improved by more than `min_delta` for `patience` epochs. Then the
     network grows (see `keras_gnap.grow` and `keras_gnap.plan_growth`),
     the optimizer is rebuilt with its state carried over, and training goes
-    on with the wider network; the saturation counter restarts. Growth
-    stops for good, leaving pruning to converge, when a growth did not
-    improve the best monitored value, when `max_growths` growths have been
-    made, or when the next growth would exceed `max_params`.
+    on with the wider network. After a growth the counters reset (the wait
+    and the best value), so the grown network is judged once it has
+    saturated in turn. Growth stops for good, leaving pruning to converge,
+    when the best value of the last growth phase did not improve on the
+    best before that growth, when `max_growths` growths have been made, or
+    when the next growth would exceed `max_params`.
 
     Every epoch's logs get `effective_params` (see
     `keras_gnap.count_params`), so it shows in the progress bar, the
@@ -130,7 +132,7 @@ class GrowthCallback(keras.callbacks.Callback):
             )
         self.wait = 0
         self.best = np.inf if self.monitor_op is np.less else -np.inf
-        self.best_at_last_growth = None
+        self.best_before_growth = None
         self.growth_events = []
         self.stopped_growing = None
 
@@ -170,12 +172,13 @@ class GrowthCallback(keras.callbacks.Callback):
     def _reason_to_stop(self):
         if len(self.growth_events) >= self.max_growths:
             return f"reached max_growths={self.max_growths}"
-        if self.best_at_last_growth is not None and not self._is_improvement(
-            self.best, self.best_at_last_growth
+        if self.best_before_growth is not None and not self._is_improvement(
+            self.best, self.best_before_growth
         ):
             return (
                 f"the last growth did not improve the best {self.monitor} "
-                f"({self.best_at_last_growth:.4g})"
+                f"({self.best_before_growth:.4g} before it, "
+                f"{self.best:.4g} after)"
             )
         return None
 
@@ -215,7 +218,8 @@ class GrowthCallback(keras.callbacks.Callback):
             "dense_params_after": int(dense_params(grown)),
         }
         self.growth_events.append(event)
-        self.best_at_last_growth = self.best
+        self.best_before_growth = self.best
+        self.best = np.inf if self.monitor_op is np.less else -np.inf
         if self.verbose:
             print(
                 f"\nEpoch {epoch + 1}: GNAP growth {len(self.growth_events)}: "

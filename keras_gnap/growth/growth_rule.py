@@ -55,7 +55,9 @@ def plan_growth(network, growth_factor=0.5, max_width=None):
             f"Received: max_width={max_width!r}"
         )
     growable = [node for node in gated_graph(network).values() if node.growable]
-    openness = {node.layer.name: node.layer.open_fraction() for node in growable}
+    openness = {
+        node.layer.name: node.layer.open_fraction() for node in growable
+    }
     most_open = max(openness.values(), default=0.0)
     if most_open <= 0:
         return {}

@@ -1,7 +1,5 @@
 """Carrying an optimizer's state over to a grown network."""
 
-from keras import ops
-
 from keras_gnap.growth.weight_transfer import embed
 
 
@@ -30,8 +28,8 @@ def rebuild_optimizer(optimizer, variables):
         old = old_values.get(variable.name)
         if old is None:
             continue
-        new_value = ops.convert_to_numpy(variable)
-        old_value = ops.convert_to_numpy(old)
+        new_value = variable.numpy()
+        old_value = old.numpy()
         if old_value.shape == new_value.shape:
             variable.assign(old_value)
         else:

@@ -1,7 +1,6 @@
 """Copying weights from a layer into a wider copy of it."""
 
 import numpy as np
-from keras import ops
 
 
 def embed(old_value, new_value):
@@ -60,8 +59,8 @@ def transfer_weights(old_layer, new_layer):
             f"{sorted(new_weights)}"
         )
     for name, new_weight in new_weights.items():
-        old_value = ops.convert_to_numpy(old_weights[name])
-        value = embed(old_value, ops.convert_to_numpy(new_weight))
+        old_value = old_weights[name].numpy()
+        value = embed(old_value, new_weight.numpy())
         if name == "kernel" and value.ndim >= 2:
             old_in, old_out = old_value.shape[-2:]
             value[..., old_in:, :old_out] = 0.0

@@ -66,11 +66,7 @@ class GatedDense(GatedLayer):
             gate_initializer=gate_initializer,
             **kwargs,
         )
-        if (
-            not isinstance(units, int)
-            or isinstance(units, bool)
-            or units <= 0
-        ):
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             raise ValueError(
                 "Argument `units` must be a positive integer. "
                 f"Received: units={units!r}"

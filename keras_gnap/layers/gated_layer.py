@@ -117,9 +117,7 @@ class GatedLayer(keras.layers.Layer):
         """Returns the differentiable cost of the open gates of this layer."""
         expected_open = ops.sum(ops.sigmoid(self.gate / self.temperature))
         scale = (
-            self.sparsity
-            * self._weights_per_gate
-            / PARAMS_PER_UNIT_OF_SPARSITY
+            self.sparsity * self._weights_per_gate / PARAMS_PER_UNIT_OF_SPARSITY
         )
         return scale * expected_open
 
@@ -136,17 +134,17 @@ class GatedLayer(keras.layers.Layer):
             A boolean NumPy array of the kernel's shape, True where the
             weight is kept.
         """
-        mask = ops.convert_to_numpy(self.gate) > 0
+        mask = self.gate.numpy() > 0
         return np.broadcast_to(mask, tuple(self.kernel.shape))
 
     def effective_kernel(self):
         """Returns the kernel as the forward pass uses it, as NumPy."""
-        kernel = ops.convert_to_numpy(self.kernel)
+        kernel = self.kernel.numpy()
         return np.where(self.kernel_mask(), kernel, 0.0).astype(kernel.dtype)
 
     def open_fraction(self):
         """Returns the fraction of open gates, between 0 and 1."""
-        return float(np.mean(ops.convert_to_numpy(self.gate) > 0))
+        return float(np.mean(self.gate.numpy() > 0))
 
     def grow(self, width=None, input_dim=None):
         """Returns a wider copy of this layer, built, with weights transferred.

@@ -113,9 +113,7 @@ def build_gnap(
             )(x)
             x = keras.layers.ReLU(name=f"block{block}_relu")(x)
         if stage_index < len(stages):
-            x = keras.layers.MaxPooling2D(2, name=f"stage{stage_index}_pool")(
-                x
-            )
+            x = keras.layers.MaxPooling2D(2, name=f"stage{stage_index}_pool")(x)
     x = keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
     outputs = GatedDense(
         classes,

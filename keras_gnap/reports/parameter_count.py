@@ -68,8 +68,7 @@ def live_units(network, nodes=None):
             (kernel != 0).reshape(-1, *kernel.shape[-2:]).any(axis=0)
         )
     live = {
-        name: np.ones(connections[name].shape[1], dtype=bool)
-        for name in nodes
+        name: np.ones(connections[name].shape[1], dtype=bool) for name in nodes
     }
     changed = True
     while changed:
@@ -105,9 +104,7 @@ def layer_counts(model):
     network = _network(model)
     nodes = gated_graph(network)
     live = live_units(network, nodes)
-    folded = {
-        id(node.batch_norm) for node in nodes.values() if node.batch_norm
-    }
+    folded = {id(node.batch_norm) for node in nodes.values() if node.batch_norm}
     counts = []
     for layer in network.layers:
         dense = sum(
@@ -225,4 +222,3 @@ def _is_gate(variable):
 
 def _network(model):
     return model.network if isinstance(model, GNAPModel) else model
-

@@ -30,7 +30,9 @@ def summary(model, print_fn=None):
     """
     print_fn = print if print_fn is None else print_fn
     counts = layer_counts(model)
-    header = " ".join(_cell(title, width, align) for title, width, align in COLUMNS)
+    header = " ".join(
+        _cell(title, width, align) for title, width, align in COLUMNS
+    )
     rule = "-" * len(header)
     print_fn(f'GNAP summary of "{model.name}"')
     print_fn(rule)

@@ -1,0 +1,1 @@
+"""The `python -m keras_gnap` command line."""

@@ -1,0 +1,173 @@
+import csv
+
+import keras
+import numpy as np
+import pytest
+
+import keras_gnap
+
+
+class _Feed(keras.callbacks.Callback):
+    """Overwrites the monitored value with a scripted sequence."""
+
+    def __init__(self, values):
+        super().__init__()
+        self.values = values
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_loss"] = self.values[epoch]
+
+
+def _tiny_data(n=64, shape=(16, 16, 1), classes=3):
+    rng = np.random.default_rng(0)
+    x = rng.random((n, *shape)).astype("float32")
+    y = rng.integers(0, classes, n)
+    return x, y
+
+
+def _tiny_model(**kwargs):
+    model = keras_gnap.build_gnap((16, 16, 1), 3, **kwargs)
+    model.compile(
+        "adam", "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    return model
+
+
+def test_grows_on_saturation_and_stops_when_growth_stops_helping():
+    model = _tiny_model()
+    x, y = _tiny_data()
+    # Epochs 1-2 improve, 3 saturates (grow at 0.9); 4 improves on that,
+    # 5 saturates (grow at 0.8); 6 starts the third phase at 0.82 and 7
+    # saturates it without beating 0.8 (stop growing).
+    values = [1.0, 0.9, 0.95, 0.8, 0.85, 0.82, 0.9, 0.9, 0.9, 0.9]
+    growth = keras_gnap.GrowthCallback(patience=1)
+    history = model.fit(
+        x,
+        y,
+        epochs=len(values),
+        batch_size=32,
+        verbose=0,
+        callbacks=[_Feed(values), growth],
+    )
+    assert [e["epoch"] for e in growth.growth_events] == [3, 5]
+    assert growth.stopped_growing["epoch"] == 7
+    assert "did not improve" in growth.stopped_growing["reason"]
+    first = growth.growth_events[0]
+    assert (
+        first["widths_after"]["block1_conv"]
+        > first["widths_before"]["block1_conv"]
+    )
+    assert first["dense_params_after"] > first["dense_params_before"]
+    assert len(history.history["effective_params"]) == len(values)
+    # The model the user holds is the grown network.
+    assert (
+        model.network.get_layer("block1_conv").filters
+        == (growth.growth_events[-1]["widths_after"]["block1_conv"])
+    )
+
+
+def test_max_growths_and_max_params_stop_growth():
+    x, y = _tiny_data()
+    values = [1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5]
+    growth = keras_gnap.GrowthCallback(patience=1, max_growths=1)
+    _tiny_model().fit(
+        x, y, epochs=8, verbose=0, callbacks=[_Feed(values), growth]
+    )
+    assert len(growth.growth_events) == 1
+    assert "max_growths=1" in growth.stopped_growing["reason"]
+
+    model = _tiny_model()
+    cap = keras_gnap.reports.dense_params(model) + 10
+    growth = keras_gnap.GrowthCallback(patience=1, max_params=cap)
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[_Feed(values), growth])
+    assert growth.growth_events == []
+    assert "max_params" in growth.stopped_growing["reason"]
+
+
+def test_one_instance_serves_several_fits():
+    x, y = _tiny_data()
+    model = _tiny_model()
+    growth = keras_gnap.GrowthCallback(patience=1)
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[_Feed([1, 1, 1]), growth])
+    assert len(growth.growth_events) == 1
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[_Feed([2, 2]), growth])
+    assert len(growth.growth_events) == 1
+    assert growth.growth_events[0]["epoch"] == 2
+
+
+def test_missing_metric_warns():
+    x, y = _tiny_data()
+    growth = keras_gnap.GrowthCallback(monitor="val_nothing")
+    with pytest.warns(UserWarning, match="val_nothing"):
+        _tiny_model().fit(x, y, epochs=1, verbose=0, callbacks=[growth])
+
+
+def test_needs_gnap_model():
+    network = keras_gnap.build_gnap((16, 16, 1), 3).network
+    network.compile("adam", "sparse_categorical_crossentropy")
+    x, y = _tiny_data()
+    with pytest.raises(TypeError, match="GNAPModel"):
+        network.fit(
+            x, y, epochs=1, verbose=0, callbacks=[keras_gnap.GrowthCallback()]
+        )
+
+
+@pytest.mark.parametrize(
+    "kwargs,argument",
+    [
+        ({"mode": "up"}, "mode"),
+        ({"patience": -1}, "patience"),
+        ({"max_growths": 1.5}, "max_growths"),
+        ({"growth_factor": 0}, "growth_factor"),
+        ({"max_params": 0}, "max_params"),
+        ({"max_width": "wide"}, "max_width"),
+    ],
+)
+def test_bad_arguments(kwargs, argument):
+    with pytest.raises(ValueError, match=f"Received: {argument}="):
+        keras_gnap.GrowthCallback(**kwargs)
+
+
+def test_mode_auto_reads_accuracy_as_max():
+    growth = keras_gnap.GrowthCallback(monitor="val_accuracy")
+    assert growth.monitor_op is np.greater
+    assert keras_gnap.GrowthCallback().monitor_op is np.less
+
+
+def test_other_callbacks_and_schedules_keep_working(tmp_path):
+    x, y = _tiny_data()
+    schedule = keras.optimizers.schedules.CosineDecay(0.01, 40)
+    model = keras_gnap.build_gnap((16, 16, 1), 3)
+    model.compile(
+        keras.optimizers.Adam(schedule),
+        "sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    growth = keras_gnap.GrowthCallback(patience=1)
+    log = tmp_path / "log.csv"
+    checkpoint = tmp_path / "model.keras"
+    history = model.fit(
+        x,
+        y,
+        validation_data=(x, y),
+        epochs=5,
+        batch_size=16,
+        verbose=0,
+        callbacks=[
+            _Feed([1, 1, 1, 1, 1]),
+            growth,
+            keras.callbacks.CSVLogger(str(log)),
+            keras.callbacks.ModelCheckpoint(str(checkpoint)),
+            keras.callbacks.EarlyStopping(patience=10),
+        ],
+    )
+    assert len(growth.growth_events) >= 1
+    assert int(model.optimizer.iterations.numpy()) == 5 * 4
+    with log.open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 5 and "effective_params" in rows[0]
+    assert len(history.history["loss"]) == 5
+    restored = keras.saving.load_model(checkpoint)
+    np.testing.assert_allclose(
+        restored.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6
+    )
