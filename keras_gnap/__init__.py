@@ -1,6 +1,12 @@
 """keras_gnap: Growing Networks with Autonomous Pruning for Keras 3."""
 
+from keras_gnap import datasets
+from keras_gnap import layers
+from keras_gnap import reports
 from keras_gnap.callbacks.growth_callback import GrowthCallback
+from keras_gnap.export.compact import compact
+from keras_gnap.export.export_model import export
+from keras_gnap.export.strip import strip
 from keras_gnap.growth.grow import grow
 from keras_gnap.growth.growth_rule import plan_growth
 from keras_gnap.layers.gated_conv2d import GatedConv2D
@@ -18,8 +24,14 @@ __all__ = [
     "GatedDense",
     "GrowthCallback",
     "build_gnap",
+    "compact",
     "count_params",
+    "datasets",
+    "export",
     "grow",
+    "layers",
     "plan_growth",
+    "reports",
+    "strip",
     "summary",
 ]

@@ -46,7 +46,9 @@ def test_growth_preserves_logits(widths):
     old = {layer.name: layer for layer in model.network.layers}
     changed = 0
     for layer in grown.network.layers:
-        for new_w, old_w in zip(layer.weights, old[layer.name].weights):
+        for new_w, old_w in zip(
+            layer.weights, old[layer.name].weights, strict=True
+        ):
             new_v, old_v = new_w.numpy(), old_w.numpy()
             corner = tuple(slice(0, s) for s in old_v.shape)
             # Existing weights, gates and statistics are copied exactly.

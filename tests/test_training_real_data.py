@@ -38,8 +38,8 @@ def test_sparsity_rises_under_the_sparsity_term(mnist_subset):
         model = keras_gnap.build_gnap((28, 28, 1), 10, sparsity=strength)
         per_epoch = []
         record = keras.callbacks.LambdaCallback(
-            on_epoch_end=lambda epoch, logs: per_epoch.append(
-                _kernel_sparsity(model)
+            on_epoch_end=lambda epoch, logs, m=model, out=per_epoch: out.append(
+                _kernel_sparsity(m)
             )
         )
         _train(model, mnist_subset, epochs=4, callbacks=[record])

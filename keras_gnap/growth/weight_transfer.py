@@ -23,7 +23,7 @@ def embed(old_value, new_value):
     old_value = np.asarray(old_value)
     new_value = np.array(new_value, copy=True)
     if old_value.ndim != new_value.ndim or any(
-        o > n for o, n in zip(old_value.shape, new_value.shape)
+        o > n for o, n in zip(old_value.shape, new_value.shape, strict=True)
     ):
         raise ValueError(
             "A grown weight must have the same rank and no smaller axis. "

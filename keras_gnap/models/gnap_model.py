@@ -1,4 +1,4 @@
-"""The model object a user trains: a network that can be swapped for a wider one."""
+"""The model a user trains: a network that can be swapped for a wider one."""
 
 import keras
 

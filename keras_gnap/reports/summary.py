@@ -55,7 +55,7 @@ def summary(model, print_fn=None):
         print_fn(
             " ".join(
                 _cell(value, width, align)
-                for value, (_, width, align) in zip(row, COLUMNS)
+                for value, (_, width, align) in zip(row, COLUMNS, strict=True)
             )
         )
     print_fn(rule)
