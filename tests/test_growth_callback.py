@@ -171,3 +171,28 @@ def test_other_callbacks_and_schedules_keep_working(tmp_path):
     np.testing.assert_allclose(
         restored.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6
     )
+
+
+def test_early_stopping_restores_best_weights_from_before_growth():
+    x, y = _tiny_data()
+    model = _tiny_model()
+    growth = keras_gnap.GrowthCallback(patience=1)
+    keep_best = keras.callbacks.EarlyStopping(
+        patience=10, restore_best_weights=True
+    )
+    # The best epoch is the first, before the growth at epoch 2.
+    model.fit(
+        x,
+        y,
+        epochs=4,
+        verbose=0,
+        callbacks=[_Feed([0.5, 1, 1, 1]), growth, keep_best],
+    )
+    assert len(growth.growth_events) == 1
+    narrow = keras_gnap.build_gnap((16, 16, 1), 3)
+    narrow.set_weights(keep_best.best_weights)
+    np.testing.assert_allclose(
+        model.predict(x, verbose=0), narrow.predict(x, verbose=0), atol=1e-5
+    )
+    with pytest.raises(ValueError, match="Received: 1 arrays"):
+        model.set_weights(keep_best.best_weights[:1])

@@ -59,12 +59,32 @@ def transfer_weights(old_layer, new_layer):
             f"{sorted(new_weights)}"
         )
     for name, new_weight in new_weights.items():
-        old_value = old_weights[name].numpy()
-        value = embed(old_value, new_weight.numpy())
-        if name == "kernel" and value.ndim >= 2:
-            old_in, old_out = old_value.shape[-2:]
-            value[..., old_in:, :old_out] = 0.0
-        new_weight.assign(value)
+        new_weight.assign(embed_weight(new_weight, old_weights[name].numpy()))
+
+
+def embed_weight(variable, old_value):
+    """Returns `old_value` placed into the (possibly wider) `variable`.
+
+    Entries outside the old corner keep `variable`'s current value, except
+    in a kernel, where the weights from new inputs to the existing units
+    are zero so that the existing units compute what they did.
+
+    Args:
+        variable: a Keras variable, of the old shape or a wider one.
+        old_value: array of the old shape.
+
+    Returns:
+        A NumPy array of `variable`'s shape.
+
+    Raises:
+        ValueError: if `old_value` does not fit into `variable`.
+    """
+    old_value = np.asarray(old_value)
+    value = embed(old_value, variable.numpy())
+    if _short_name(variable) == "kernel" and value.ndim >= 2:
+        old_in, old_out = old_value.shape[-2:]
+        value[..., old_in:, :old_out] = 0.0
+    return value
 
 
 def _short_name(variable):

@@ -77,6 +77,35 @@ class GNAPModel(keras.Model):
         self._network_slot.remove(old)
         self._network_slot.append(network)
 
+    def set_weights(self, weights):
+        """Sets the weights, also from before a growth.
+
+        Weights saved from a narrower version of the network (for example
+        by `EarlyStopping(restore_best_weights=True)` before a growth) are
+        placed the way growth places them: into the leading corner of each
+        wider weight, with zeros from the units added since to the
+        existing ones, so the model computes exactly what the narrower
+        network computed.
+
+        Args:
+            weights: list of arrays, one per weight of `self.weights`.
+
+        Raises:
+            ValueError: if the number of arrays differs, or an array does
+                not fit into the weight it belongs to.
+        """
+        # Imported here: growth builds on models, not the other way round.
+        from keras_gnap.growth.weight_transfer import embed_weight
+
+        variables = self.weights
+        if len(weights) != len(variables):
+            raise ValueError(
+                f"Model '{self.name}' has {len(variables)} weights. "
+                f"Received: {len(weights)} arrays"
+            )
+        for variable, value in zip(variables, weights, strict=True):
+            variable.assign(embed_weight(variable, value))
+
     def call(self, inputs, training=None):
         return self.network(inputs, training=training)
 
