@@ -47,6 +47,8 @@ class GatedNode:
             as their input channels.
         batch_norm: the BatchNormalization layer applied directly to this
             layer's output, or None.
+        path: the channel-wise layers between this layer and its
+            consumers (or the model output), in graph order.
         feeds_output: True when this layer's units reach a model output.
         blocked: True when a layer that mixes or reshapes channels (Flatten,
             Add, Concatenate, a plain Dense, ...) consumes this layer's
@@ -57,6 +59,7 @@ class GatedNode:
     producer: str = None
     consumers: list = dataclasses.field(default_factory=list)
     batch_norm: keras.layers.BatchNormalization = None
+    path: list = dataclasses.field(default_factory=list)
     feeds_output: bool = False
     blocked: bool = False
 
@@ -119,6 +122,7 @@ def gated_graph(network):
             ):
                 if succ in outputs:
                     node.feeds_output = True
+                node.path.append(layer)
                 pending.extend(successors[succ])
             else:
                 node.blocked = True

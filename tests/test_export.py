@@ -292,13 +292,13 @@ def test_compact_removes_dead_units_exactly():
 
 def test_compact_keeps_constant_unit_before_same_padding():
     model = hand_pruned_model()
-    # live_units calls block1 unit 1 dead (no incoming weight), yet its
-    # constant changes the borders of the next "same" convolution.
-    assert not live_units(model.network)["block1_conv"][1]
+    # Block1 unit 1 has no incoming weight, yet its constant changes the
+    # borders of the next "same" convolution: counted live, and kept.
+    assert live_units(model.network)["block1_conv"][1]
     small = compact(model)
     # Units 0 (live) and 1 (constant) stay.
     assert _widths(small)["block1_conv"] == 2
-    assert live_units(model.network)["block1_conv"].sum() == 1
+    assert live_units(model.network)["block1_conv"].sum() == 2
     # Removing it anyway (closing its outgoing weights) changes the output.
     _close(model.network.get_layer("block2_conv"), inputs=[1])
     images = _images(8)

@@ -69,3 +69,22 @@ def test_count_on_plain_functional_network():
     network = keras.Model(inputs, x)
     # Hidden units feed a plain Dense (channels mixed): all stay live.
     assert keras_gnap.count_params(network) == 12 + 3 + 8
+
+
+def test_constant_unit_before_padded_conv_stays_live():
+    model = _model()
+    network = model.network
+    conv1 = network.get_layer("block1_conv")
+    gate1 = np.ones(conv1.gate.shape, "float32")
+    gate1[..., 1] = -1.0  # unit 1: no incoming weight, a constant output
+    conv1.gate.assign(gate1)
+    # relu(batch_norm(0)) = relu(beta) = 0 with the default beta: dead.
+    assert live_units(network)["block1_conv"].tolist() == [True, False]
+    bn = network.get_layer("block1_bn")
+    bn.beta.assign(np.array([0.0, 0.5], "float32"))
+    # A constant of 0.5 would be lost at the borders of block2_conv ("same"
+    # padding), so the unit is live and its outgoing weights count.
+    assert live_units(network)["block1_conv"].tolist() == [True, True]
+    counts = {c.name: c for c in layer_counts(model)}
+    assert counts["block1_conv"].effective_params == 9 + 2
+    assert counts["block2_conv"].effective_params == 54 + 3

@@ -5,8 +5,20 @@ import dataclasses
 import keras
 import numpy as np
 
+from keras_gnap.layers.gated_conv2d import GatedConv2D
 from keras_gnap.models.gnap_model import GNAPModel
 from keras_gnap.topology import gated_graph
+
+# Layers that map a constant map to the same constant, whatever its shape.
+SPATIAL_CONSTANT_LAYERS = (
+    keras.layers.MaxPooling2D,
+    keras.layers.AveragePooling2D,
+    keras.layers.GlobalAveragePooling2D,
+    keras.layers.GlobalMaxPooling2D,
+    keras.layers.SpatialDropout2D,
+)
+# Layers that turn a constant map into a non-constant one.
+BREAKS_CONSTANTS = (keras.layers.ZeroPadding2D, keras.layers.Cropping2D)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,9 +58,13 @@ def live_units(network, nodes=None):
     A unit is live when it has at least one non-zero effective weight from
     a live input channel and, unless its layer feeds a model output or a
     layer that mixes channels, at least one non-zero effective weight to a
-    live unit of a consuming gated layer. A unit that fails either test
-    cannot change the outputs except through a constant, so inference does
-    not need it. Units of output layers are always live.
+    live unit of a consuming gated layer. Units of output layers are always
+    live. A unit with no live input outputs a constant (its bias or
+    batch-norm shift through its activation): dead if that constant is 0,
+    and dead too where it folds exactly into the biases of its consumers
+    (dense layers, unpadded or 1x1 convolutions); before a zero-padded
+    convolution it does not fold (padding replaces it at the borders), so
+    there such a unit is live if it has a weight to a live unit.
 
     Args:
         network: a built Functional or Sequential model.
@@ -70,6 +86,7 @@ def live_units(network, nodes=None):
     live = {
         name: np.ones(connections[name].shape[1], dtype=bool) for name in nodes
     }
+    constants = {name: _constant_outputs(node) for name, node in nodes.items()}
     changed = True
     while changed:
         changed = False
@@ -81,10 +98,12 @@ def live_units(network, nodes=None):
             has_output = np.ones_like(has_input)
             if node.consumers and not node.blocked:
                 has_output = np.zeros_like(has_input)
+                nonzero = constants[name] != 0
                 for consumer in node.consumers:
-                    has_output |= connections[consumer][:, live[consumer]].any(
-                        axis=1
-                    )
+                    used = connections[consumer][:, live[consumer]].any(axis=1)
+                    has_output |= used
+                    if not _folds_constants(nodes[consumer].layer):
+                        has_input |= used & nonzero
             updated = live[name] & has_input & has_output
             if not np.array_equal(updated, live[name]):
                 live[name] = updated
@@ -214,6 +233,40 @@ def _live_inputs(name, nodes, live, connections, input_dim=None):
     if input_dim is None:
         input_dim = connections[name].shape[0]
     return np.ones(input_dim, dtype=bool)
+
+
+def _constant_outputs(node):
+    """Returns what each unit of `node` outputs when it gets no input.
+
+    That is its bias (or 0) through its activation and the channel-wise
+    layers before its consumers, in inference mode; NaN where a layer does
+    not keep a constant map constant (padding, cropping).
+    """
+    layer = node.layer
+    width = layer.width
+    value = layer.bias.numpy() if layer.use_bias else np.zeros(width)
+    value = keras.ops.convert_to_numpy(layer.activation(value[None]))
+    for step in node.path:
+        if isinstance(step, SPATIAL_CONSTANT_LAYERS):
+            continue  # a constant map pools to the same constant
+        if isinstance(step, BREAKS_CONSTANTS):
+            return np.full(width, np.nan)
+        # A 1x1 map: what channel-wise layers expect, and all a constant
+        # map needs.
+        value = value.reshape(1, 1, 1, width)
+        value = keras.ops.convert_to_numpy(step(value, training=False))
+    return value.reshape(width)
+
+
+def _folds_constants(layer):
+    """Whether a constant input channel folds exactly into the bias."""
+    if not isinstance(layer, GatedConv2D):
+        return True
+    windows = [
+        (k - 1) * d + 1
+        for k, d in zip(layer.kernel_size, layer.dilation_rate, strict=True)
+    ]
+    return layer.padding == "valid" or windows == [1, 1]
 
 
 def _is_gate(variable):

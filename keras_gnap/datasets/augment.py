@@ -1,0 +1,63 @@
+"""Batch-wise, seeded image augmentation with TensorFlow ops."""
+
+import tensorflow as tf
+
+# CIFAR-style augmentation: 4-pixel zero padding, then a random crop back
+# to the original size (a shift of up to 4 pixels each way).
+PADDING = 4
+
+
+def wants_augmentation(input_shape):
+    """Whether `augment=None` ("auto") augments images of this shape.
+
+    Small color images (CIFAR-like, both sides at most 64 pixels) get
+    random crops and flips; grayscale digit-like data does not, since
+    flipping changes what a digit or letter means.
+
+    Args:
+        input_shape: tuple. `(height, width, channels)`.
+
+    Returns:
+        A bool.
+    """
+    height, width, channels = input_shape
+    return channels == 3 and max(height, width) <= 64
+
+
+def random_crop_and_flip(images, seed, padding=PADDING):
+    """Pads, randomly crops and randomly flips a batch of images.
+
+    Every image gets its own shift and flip. Stateless random ops make the
+    result a function of `seed`, so a pipeline that passes a new seed per
+    batch is reproducible.
+
+    Args:
+        images: float tensor of shape `(batch, height, width, channels)`.
+        seed: int tensor of shape `(2,)`.
+        padding: int. Largest shift in pixels, filled with zeros.
+            Defaults to 4.
+
+    Returns:
+        A tensor of the same shape and dtype as `images`.
+    """
+    shape = tf.shape(images)
+    batch, height, width = shape[0], shape[1], shape[2]
+    seeds = tf.random.experimental.stateless_split(seed, num=3)
+    padded = tf.pad(
+        images, [[0, 0], [padding, padding], [padding, padding], [0, 0]]
+    )
+    shifts = [
+        tf.random.stateless_uniform(
+            [batch, 1], seeds[i], maxval=2 * padding + 1, dtype=tf.int32
+        )
+        for i in range(2)
+    ]
+    flip = tf.random.stateless_uniform([batch, 1], seeds[2]) < 0.5
+    # Cropping and flipping are two gathers of shifted (and, to flip,
+    # reversed) row and column indices: a few vectorised ops per batch,
+    # several times faster than per-image crops or a broadcast `tf.where`.
+    rows = shifts[0] + tf.range(height)[None, :]
+    columns = tf.range(width)[None, :]
+    columns = shifts[1] + tf.where(flip, width - 1 - columns, columns)
+    cropped = tf.gather(padded, rows, axis=1, batch_dims=1)
+    return tf.gather(cropped, columns, axis=2, batch_dims=1)

@@ -1,0 +1,100 @@
+"""TensorFlow Datasets (TFDS) image-classification datasets."""
+
+import tensorflow as tf
+
+from keras_gnap.datasets.messages import describe_source
+
+
+def import_tfds():
+    """Imports `tensorflow_datasets`, with an actionable error if absent."""
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError as e:
+        raise ImportError(
+            "Loading a dataset by name needs TensorFlow Datasets: "
+            "`pip install tensorflow-datasets`."
+        ) from e
+    return tfds
+
+
+def tfds_builder(name, data_dir):
+    """Returns the TFDS builder of `name` after checking its features.
+
+    Args:
+        name: str. TFDS name, optionally with config and version
+            (`"cifar10"`, `"mnist:3.*.*"`).
+        data_dir: str or None. TFDS data folder, passed through to TFDS.
+
+    Returns:
+        A `tfds.core.DatasetBuilder`.
+
+    Raises:
+        ValueError: if TFDS does not know `name`, or the dataset has no
+            `image` feature and `label` class feature.
+    """
+    tfds = import_tfds()
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        # TFDS's own message lists every dataset it knows, hundreds of
+        # lines; point to the catalog instead.
+        raise ValueError(
+            f"{name!r} is neither an existing path nor a TensorFlow Datasets "
+            "name. List the names with `tfds.list_builders()` or see "
+            "https://www.tensorflow.org/datasets/catalog/overview "
+            "(image classification). Received: "
+            f"{describe_source(name)}"
+        ) from None
+    features = builder.info.features
+    label = features["label"] if "label" in features else None
+    if "image" not in features or not isinstance(
+        label, tfds.features.ClassLabel
+    ):
+        raise ValueError(
+            f"TFDS dataset {name!r} is not an image classification dataset "
+            "with `image` and `label` features; its features are "
+            f"{list(features)}. Received: {describe_source(name)}"
+        )
+    return builder
+
+
+def num_split_examples(builder, split):
+    """Number of examples of a split, or None if TFDS has no such split."""
+    splits = builder.info.splits
+    if split in splits:
+        return splits[split].num_examples
+    if splits:
+        return None
+    # Split metadata is missing when TFDS is mocked in tests; count what
+    # the builder yields instead.
+    cardinality = int(builder.as_dataset(split=split).cardinality())
+    if cardinality < 0:
+        raise ValueError(f"Cannot count the examples of split {split!r}.")
+    return cardinality
+
+
+def tfds_examples(builder, tfds_split, count, image_size):
+    """Examples of a split as `(uint8 image, int32 label)` pairs.
+
+    Args:
+        builder: a prepared `tfds.core.DatasetBuilder`.
+        tfds_split: str. TFDS split, possibly sliced (`"train[:50000]"`).
+        count: int. Examples expected in the split; the stream is cut to
+            it, which only matters when TFDS is mocked.
+        image_size: tuple `(height, width)` or None. Size to resize to;
+            resized images are rounded back to uint8.
+
+    Returns:
+        An unbatched `tf.data.Dataset`.
+    """
+    # Fixed file order makes the held-out tail the same on every call.
+    dataset = builder.as_dataset(split=tfds_split, shuffle_files=False)
+
+    def prepare(example):
+        image = example["image"]
+        if image_size is not None:
+            image = tf.image.resize(image, image_size, antialias=True)
+            image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+        return image, tf.cast(example["label"], tf.int32)
+
+    return dataset.take(count).map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
