@@ -1,0 +1,399 @@
+"""Fast behaviour tests of the benchmark scripts in benchmarks/."""
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import data_helpers as helpers
+import keras
+import numpy as np
+import pytest
+
+import keras_gnap
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+# `model.save` in Keras 3.15 with TensorFlow 2.21 and NumPy 2 warns from
+# inside Keras (np.array on a TF variable); nothing the benchmarks can fix.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:__array__ implementation doesn't accept a copy keyword"
+    ":DeprecationWarning"
+)
+
+
+@pytest.fixture(scope="module")
+def bench():
+    """The benchmark scripts as modules (they import each other by name)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        yield {
+            name: importlib.import_module(name)
+            for name in (
+                "baselines",
+                "make_results",
+                "overheads",
+                "recipes",
+                "reproduce",
+            )
+        }
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+# === Recipes ===
+
+
+def test_every_recipe_states_every_setting(bench):
+    recipes = bench["recipes"]
+    for name in recipes.DATASETS:
+        recipe = recipes.get_recipe(name)
+        for key in ("data", "augment", "model", "optimizer", "training"):
+            assert recipe[key], (name, key)
+        assert set(recipe["growth"]) >= {"monitor", "patience", "max_params"}
+    reduced = recipes.get_recipe("cifar10", reduced=True)
+    assert reduced["protocol"] == "reduced"
+    with pytest.raises(ValueError, match="no reduced protocol"):
+        recipes.get_recipe("mnist", reduced=True)
+    with pytest.raises(ValueError, match="Received: dataset='svhn'"):
+        recipes.get_recipe("svhn")
+
+
+# === Gradual magnitude pruning ===
+
+
+def test_polynomial_schedule_rises_to_its_target(bench):
+    schedule = bench["baselines"].PolynomialDecay(
+        0.8, begin_step=10, end_step=110, frequency=25
+    )
+    values = [schedule.sparsity(step) for step in range(0, 130)]
+    assert values[10] == 0.0
+    assert values[110] == pytest.approx(0.8)
+    assert values[129] == pytest.approx(0.8)
+    assert all(a <= b for a, b in zip(values, values[1:], strict=False))
+    # Cubic: most of the pruning happens early.
+    assert schedule.sparsity(60) == pytest.approx(0.8 * (1 - 0.5**3))
+    turns = [s for s in range(130) if schedule.should_prune(s)]
+    assert turns == [10, 35, 60, 85, 110]
+
+
+def test_magnitude_masks_keep_the_largest_weights(bench):
+    baselines = bench["baselines"]
+    kernels = [np.arange(1, 11, dtype="float32"), -np.arange(1, 31.0)]
+    layer_masks = baselines.magnitude_masks(kernels, 0.5, scope="layer")
+    np.testing.assert_array_equal(np.asarray(layer_masks[0])[5:], 1)
+    np.testing.assert_array_equal(np.asarray(layer_masks[0])[:5], 0)
+    assert int(np.sum(layer_masks[1])) == 15
+    global_masks = baselines.magnitude_masks(kernels, 0.5, scope="global")
+    # The 20 largest magnitudes of all 40 are all in the second kernel.
+    assert int(np.sum(global_masks[0])) == 0
+    assert int(np.sum(global_masks[1])) == 20
+
+
+def test_gmp_reaches_its_target_sparsity_with_exact_zeros(bench):
+    baselines = bench["baselines"]
+    model = baselines.build_masked((12, 12, 1), 3, [[4], [8]])
+    schedule = baselines.PolynomialDecay(
+        0.75, begin_step=0, end_step=6, frequency=2
+    )
+    pruning = baselines.GradualMagnitudePruning(schedule)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x = rng.random((80, 12, 12, 1), dtype=np.float32)
+    y = rng.integers(0, 3, 80)
+    model.fit(x, y, batch_size=8, epochs=1, callbacks=[pruning], verbose=0)
+
+    assert [u["step"] for u in pruning.updates] == [0, 2, 4, 6]
+    assert pruning.updates[-1]["target"] == pytest.approx(0.75)
+    for layer in baselines.gated_layers(model):
+        assert not layer.gate.trainable
+        gates = layer.gate.numpy()
+        assert set(np.unique(gates)) <= {-1.0, 1.0}
+        kept = layer.kernel_mask()
+        assert kept.sum() == round(0.25 * kept.size)
+        # What the forward pass uses is an exact zero where pruned.
+        assert np.all(layer.effective_kernel()[~kept] == 0.0)
+    x_small = x[:4]
+    stripped = keras_gnap.strip(model)
+    np.testing.assert_allclose(
+        model.predict(x_small, verbose=0),
+        stripped.predict(x_small, verbose=0),
+        atol=1e-6,
+    )
+
+
+def test_gmp_budget_sets_the_effective_count(bench):
+    baselines = bench["baselines"]
+    model = baselines.build_masked((28, 28, 1), 10, [[12, 12], [24, 24], [24]])
+    budget = 6200
+    sparsity = baselines.sparsity_for_budget(model, budget)
+    pruning = baselines.GradualMagnitudePruning(
+        baselines.PolynomialDecay(sparsity, 0, 0)
+    )
+    pruning.set_model(model)
+    pruning.prune(sparsity)
+    assert keras_gnap.count_params(model) == pytest.approx(budget, rel=0.03)
+
+
+def test_gmp_refuses_trainable_gates(bench):
+    baselines = bench["baselines"]
+    model = keras_gnap.build_gnap((12, 12, 1), 3, stages=[[4]])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    pruning = baselines.GradualMagnitudePruning(
+        baselines.PolynomialDecay(0.5, 0, 1)
+    )
+    x = np.zeros((4, 12, 12, 1), "float32")
+    with pytest.raises(ValueError, match="freeze them first"):
+        model.fit(x, np.zeros(4), callbacks=[pruning], verbose=0)
+
+
+# === Dense baseline ===
+
+
+@pytest.mark.parametrize(
+    "budget, template, shape",
+    [
+        (6200, [[20, 20], [40, 40], [40]], (28, 28, 1)),
+        (2500, [[8, 8], [16, 16], [16]], (28, 28, 1)),
+        (157800, [[48, 48], [96, 96], [192, 192]], (32, 32, 3)),
+    ],
+)
+def test_dense_baseline_hits_its_budget(bench, budget, template, shape):
+    baselines = bench["baselines"]
+    stages = baselines.dense_stages(budget, template, shape[-1], 10)
+    assert [len(s) for s in stages] == [len(s) for s in template]
+    model = baselines.build_dense(shape, 10, stages)
+    count = keras_gnap.count_params(model)
+    assert count == baselines.folded_params(stages, shape[-1], 10)
+    assert count == pytest.approx(budget, rel=0.03)
+    # Dense: nothing pruned, no gate trains.
+    assert count == keras_gnap.compact(model).count_params()
+    assert not any(
+        w.path.endswith("gate") for w in model.network.trainable_weights
+    )
+
+
+def test_stages_from_widths_follow_the_template(bench):
+    widths = {"block1_conv": 12, "block2_conv": 9, "block3_conv": 24}
+    widths["head_dense"] = 10
+    stages = bench["baselines"].stages_from_widths(widths, [[8, 8], [16]])
+    assert stages == [[12, 9], [24]]
+
+
+# === make_results ===
+
+
+def _fake_run(variant, accuracy, params, limit=None):
+    return {
+        "dataset": "mnist",
+        "recipe_name": "mnist",
+        "protocol": "full",
+        "variant": variant,
+        "recipe": {
+            "name": "mnist",
+            "model": {
+                "stages": [[8, 8], [16]],
+                "gating": "weight",
+                "sparsity": 0.1,
+            },
+            "optimizer": {
+                "name": "adam",
+                "learning_rate": 0.01,
+                "schedule": "cosine",
+            },
+            "training": {"epochs": 40, "batch_size": 128},
+            "augment": {"padding": 2, "flip": False},
+            "growth": {
+                "monitor": "val_loss",
+                "patience": 3,
+                "growth_factor": 0.5,
+                "max_growths": 3,
+                "max_params": 40000,
+            },
+            "target": {"accuracy": 0.9944, "effective_params": 6200},
+        },
+        "data": {
+            "source": "../shared/data/mnist",
+            "train_examples": 50000,
+            "validation_examples": 10000,
+            "test_examples": None,
+        },
+        "accuracy": accuracy,
+        "accuracy_split": "validation",
+        "effective_params": params,
+        "compact_params": params + 12,
+        "compact_error": None,
+        "widest": {"dense_params": 30000, "widths": {}},
+        "growth_events": [{}, {}] if variant == "gnap" else [],
+        "epochs": 40,
+        "train_seconds": 1500.0,
+        "wall_seconds": 1530.0,
+        "seed": 0,
+        "limit": limit,
+        "command": "python benchmarks/reproduce.py --dataset mnist "
+        "--baseline all",
+        "variant_command": "python benchmarks/reproduce.py --dataset mnist "
+        f"--baseline {variant}",
+        "versions": {"keras": "3.x", "tensorflow": "2.x"},
+        "machine": {
+            "platform": "Linux",
+            "machine": "x86_64",
+            "cpu_count": 2,
+            "usable_cpus": 2,
+            "gpus": 0,
+        },
+    }
+
+
+def test_make_results_renders_a_table_per_dataset(bench, tmp_path):
+    make_results = bench["make_results"]
+    results = tmp_path / "results"
+    results.mkdir()
+    for name, run in (
+        ("gnap", _fake_run("gnap", 0.9950, 6100)),
+        ("dense", _fake_run("dense", 0.9915, 6150)),
+        ("smoke", _fake_run("gmp", 0.2, 6000, limit=512)),
+    ):
+        (results / f"mnist_{name}_seed0.json").write_text(json.dumps(run))
+    output = tmp_path / "RESULTS.md"
+    text = make_results.main(
+        ["--results-dir", str(results), "--output", str(output), "--readme"]
+    )
+    assert output.read_text() == text
+    assert "## MNIST" in text
+    assert "| GNAP | 99.50% | validation | 6,100 | 6,112 | 30,000 | 2 |" in (
+        text
+    )
+    assert "| (a) dense CNN, same params | 99.15% | validation | 6,150 |" in (
+        text
+    )
+    assert "25.0 min" in text
+    assert "GNAP beats (a) dense CNN, same params: +0.35" in text
+    assert "**met**" in text
+    assert "python benchmarks/reproduce.py --dataset mnist --baseline all" in (
+        text
+    )
+    # Smoke runs are not results.
+    assert "magnitude pruning" not in text.split("## Overheads")[0]
+    assert "Not measured yet" in text
+    headline = make_results.headline_rows(make_results.load_results(results)[0])
+    assert "| MNIST | 99.50% (validation) | 6,100 | 99.15% at 6,150 |" in (
+        headline
+    )
+
+
+# === reproduce.py end to end ===
+
+
+def _run(bench, argv):
+    return bench["reproduce"].main([*argv, "--verbose", "0"])
+
+
+def test_reproduce_runs_every_variant_on_generated_data(bench, tmp_path):
+    data = helpers.write_idx_dir(
+        tmp_path / "digits",
+        train=helpers.digit_arrays(1200),
+        test=helpers.digit_arrays(100, seed=1),
+    )
+    out = tmp_path / "out"
+    argv = ["--dataset", "mnist", "--data-dir", str(data), "--out", str(out)]
+    argv += ["--limit", "256", "--epochs", "1", "--baseline", "all"]
+    argv += ["--test-data-dir", str(data)]
+    results = _run(bench, argv)
+
+    assert [r["variant"] for r in results] == [
+        "gnap",
+        "prune_off",
+        "growth_off",
+        "dense",
+        "gmp",
+    ]
+    gnap = results[0]
+    for result in results:
+        stem = f"mnist_{result['variant']}_seed0"
+        saved = json.loads((out / f"{stem}.json").read_text())
+        assert saved["variant"] == result["variant"]
+        assert (out / f"{stem}.keras").exists()
+        assert saved["accuracy_split"] == "test"
+        assert saved["accuracy"] == saved["test_accuracy"]
+        assert 0 <= saved["validation_accuracy"] <= 1
+        assert saved["data"]["train_examples"] == 256
+        assert saved["data"]["test_examples"] == 100
+        assert saved["compact_params"] is not None, saved["compact_error"]
+        assert saved["epochs"] == 1
+        assert saved["limit"] == 256
+        assert "--baseline all" in saved["command"]
+        assert f"--baseline {result['variant']}" in saved["variant_command"]
+        assert saved["versions"]["keras"]
+        assert saved["machine"]["cpu_count"]
+    assert results[1]["recipe"]["model"]["sparsity"] == 0.1
+    assert results[1]["variant_settings"]["sparsity"] == 0.0
+    budget = gnap["effective_params"]
+    for variant in results[2:]:
+        assert variant["reference"]["effective_params"] == budget
+    dense = results[3]
+    assert dense["effective_params"] == pytest.approx(
+        gnap["effective_params"], rel=0.05
+    )
+    gmp = results[4]
+    assert gmp["variant_settings"]["mask_updates"]
+
+    text = bench["make_results"].main(
+        [
+            "--results-dir",
+            str(out),
+            "--output",
+            str(tmp_path / "R.md"),
+            "--include-smoke",
+        ]
+    )
+    assert "Smoke runs (`--limit 256`)" in text
+
+
+def test_reproduce_baseline_needs_the_gnap_run(bench, tmp_path):
+    data = helpers.write_idx_dir(
+        tmp_path / "digits", train=helpers.digit_arrays(600)
+    )
+    argv = ["--dataset", "mnist", "--data-dir", str(data)]
+    argv += ["--out", str(tmp_path / "out"), "--limit", "64"]
+    with pytest.raises(FileNotFoundError, match="Run the GNAP recipe first"):
+        _run(bench, [*argv, "--epochs", "1", "--baseline", "dense"])
+    _run(bench, [*argv, "--epochs", "1"])
+    with pytest.raises(ValueError, match="Baselines must use the same data"):
+        _run(bench, [*argv, "--epochs", "2", "--baseline", "growth_off"])
+
+
+def test_reproduce_smoke_on_shared_mnist(bench, tmp_path):
+    if not (helpers.MNIST_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"shared MNIST data not found in {helpers.MNIST_DIR}")
+    argv = ["--dataset", "mnist", "--out", str(tmp_path)]
+    (result,) = _run(bench, [*argv, "--limit", "512", "--epochs", "1"])
+    assert result["data"]["train_examples"] == 512
+    assert result["accuracy_split"] == "validation"
+    assert result["test_accuracy"] is None
+    assert result["data"]["source"].endswith("mnist")
+    # The saved model is the final one.
+    model = keras.saving.load_model(tmp_path / result["model_file"])
+    assert keras_gnap.count_params(model) == result["effective_params"]
+
+
+# === overheads.py ===
+
+
+def test_overheads_measures_and_records(bench, tmp_path, monkeypatch):
+    overheads = bench["overheads"]
+    monkeypatch.setattr(overheads, "NETWORKS", (("mnist", (28, 28, 1)),))
+    out = tmp_path / "overheads.json"
+    record = overheads.main(
+        ["--steps", "2", "--rounds", "1", "--batch-size", "8"]
+        + ["--out", str(out)]
+    )
+    assert json.loads(out.read_text()) == record
+    assert [row["network"] for row in record["step_time"]] == [
+        "start",
+        "2x start",
+    ]
+    assert all(row["ratio"] > 0 for row in record["step_time"])
+    (growth,) = record["growth"]
+    assert growth["dense_params_after"] > growth["dense_params_before"]
+    assert growth["total_seconds"] >= growth["callback_seconds"] > 0
