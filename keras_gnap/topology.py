@@ -129,14 +129,47 @@ def gated_graph(network):
     return nodes
 
 
-def _layer_graph(network):
-    """Returns ({layer name: predecessor names}, set of output layer names)."""
+@dataclasses.dataclass(frozen=True)
+class LayerGraph:
+    """Which layer feeds which, read from a network's functional config.
+
+    Attributes:
+        sources: dict from layer name to the names of the layers whose
+            outputs it takes, in call order, repeats included.
+        calls: dict from layer name to how many times it is called.
+        inputs: names of the input layers.
+        outputs: names of the layers that produce the model outputs.
+    """
+
+    sources: dict
+    calls: dict
+    inputs: list
+    outputs: list
+
+
+def layer_graph(network):
+    """Returns the `LayerGraph` of a Functional or Sequential model.
+
+    Args:
+        network: a built Functional or Sequential Keras model.
+
+    Returns:
+        A `LayerGraph`.
+
+    Raises:
+        TypeError: if `network` is not a Functional or Sequential model.
+    """
     if isinstance(network, keras.Sequential):
         names = [layer.name for layer in network.layers]
-        predecessors = {
-            name: ([names[i - 1]] if i else []) for i, name in enumerate(names)
-        }
-        return predecessors, {names[-1]} if names else set()
+        return LayerGraph(
+            sources={
+                name: ([names[i - 1]] if i else [])
+                for i, name in enumerate(names)
+            },
+            calls={name: 1 for name in names},
+            inputs=[],
+            outputs=names[-1:],
+        )
     if not isinstance(network, keras.Model) or not hasattr(
         network, "operations"
     ):
@@ -151,13 +184,29 @@ def _layer_graph(network):
             f"subclassed one. Received: network={network.name!r} of type "
             f"{type(network).__name__}"
         )
-    predecessors = {}
+    sources, calls = {}, {}
     for layer_config in config["layers"]:
-        preds = []
-        _collect_history(layer_config.get("inbound_nodes", []), preds)
-        predecessors[layer_config["name"]] = list(dict.fromkeys(preds))
-    outputs = {entry[0] for entry in _output_entries(config["output_layers"])}
-    return predecessors, outputs
+        nodes = layer_config.get("inbound_nodes", [])
+        found = []
+        _collect_history(nodes, found)
+        sources[layer_config["name"]] = found
+        calls[layer_config["name"]] = len(nodes)
+    return LayerGraph(
+        sources=sources,
+        calls=calls,
+        inputs=[entry[0] for entry in _entries(config["input_layers"])],
+        outputs=[entry[0] for entry in _entries(config["output_layers"])],
+    )
+
+
+def _layer_graph(network):
+    """Returns ({layer name: predecessor names}, set of output layer names)."""
+    graph = layer_graph(network)
+    predecessors = {
+        name: list(dict.fromkeys(found))
+        for name, found in graph.sources.items()
+    }
+    return predecessors, set(graph.outputs)
 
 
 def _collect_history(obj, found):
@@ -172,17 +221,14 @@ def _collect_history(obj, found):
             _collect_history(value, found)
 
 
-def _output_entries(output_layers):
-    # A single output is stored as [name, node, tensor], several as a list
-    # of those.
-    if output_layers and isinstance(output_layers[0], str):
-        return [output_layers]
+def _entries(tensors):
+    # One tensor is stored as [name, node, tensor], several as a list of
+    # those (or a dict of them, for named inputs and outputs).
+    if isinstance(tensors, dict):
+        tensors = list(tensors.values())
+    if tensors and isinstance(tensors[0], str):
+        return [tensors]
     entries = []
-    for entry in output_layers:
-        if isinstance(entry, dict):
-            entries.extend(_output_entries(list(entry.values())))
-        elif entry and isinstance(entry[0], str):
-            entries.append(entry)
-        else:
-            entries.extend(_output_entries(entry))
+    for entry in tensors:
+        entries.extend(_entries(entry))
     return entries

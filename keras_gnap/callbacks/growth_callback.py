@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from keras_gnap.growth.grow import grow
+from keras_gnap.growth.growth_rule import check_growth_arguments
 from keras_gnap.growth.growth_rule import plan_growth
 from keras_gnap.growth.optimizer_transfer import rebuild_optimizer
 from keras_gnap.layers.gated_layer import GatedLayer
@@ -88,17 +89,7 @@ class GrowthCallback(keras.callbacks.Callback):
         _check_count("max_growths", max_growths, minimum=0)
         if max_params is not None:
             _check_count("max_params", max_params, minimum=1)
-        if (
-            not isinstance(growth_factor, (int, float))
-            or isinstance(growth_factor, bool)
-            or growth_factor <= 0
-        ):
-            raise ValueError(
-                "Argument `growth_factor` must be a positive number. "
-                f"Received: growth_factor={growth_factor!r}"
-            )
-        if max_width is not None:
-            _check_count("max_width", max_width, minimum=1)
+        check_growth_arguments(growth_factor, max_width)
         self.monitor = monitor
         self.min_delta = abs(min_delta)
         self.patience = patience

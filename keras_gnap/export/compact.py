@@ -7,6 +7,7 @@ from keras_gnap.export.batch_norm_folding import batch_norm_affine
 from keras_gnap.export.batch_norm_folding import can_fold
 from keras_gnap.export.batch_norm_folding import fold_batch_norm
 from keras_gnap.export.strip import strip
+from keras_gnap.topology import layer_graph
 
 # Layers that act on each value alone: a constant channel stays constant
 # (with a new value) and channels can be removed around them.
@@ -140,25 +141,19 @@ class _Segment:
 
 def _chain(model):
     """Returns the layers of `model` after its input, as a checked chain."""
-    config = model.get_config()
+    graph = layer_graph(model)
     layers = {layer.name: layer for layer in model.layers}
     for layer in model.layers:
         _check_supported(layer)
-    inputs = _entries(config["input_layers"])
-    outputs = _entries(config["output_layers"])
-    if len(inputs) != 1 or len(outputs) != 1:
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise ValueError(
             "compact() supports models with exactly one input and one "
             f"output. Received: model={model.name!r} with inputs "
-            f"{[e[0] for e in inputs]} and outputs {[e[0] for e in outputs]}"
+            f"{graph.inputs} and outputs {graph.outputs}"
         )
-    successors = {entry["name"]: [] for entry in config["layers"]}
-    for layer_config in config["layers"]:
-        name = layer_config["name"]
-        nodes = layer_config.get("inbound_nodes", [])
-        sources = []
-        _collect_sources(nodes, sources)
-        if len(nodes) > 1 or len(sources) > 1:
+    successors = {name: [] for name in graph.sources}
+    for name, sources in graph.sources.items():
+        if graph.calls[name] > 1 or len(sources) > 1:
             layer = layers[name]
             raise ValueError(
                 "compact() supports a chain of layers, each applied once to "
@@ -168,7 +163,7 @@ def _chain(model):
         for source in sources:
             successors[source].append(name)
     chain = []
-    name = inputs[0][0]
+    name = graph.inputs[0]
     while successors[name]:
         if len(successors[name]) > 1:
             raise ValueError(
@@ -180,26 +175,6 @@ def _chain(model):
         name = successors[name][0]
         chain.append(layers[name])
     return chain
-
-
-def _entries(tensors):
-    # One tensor is stored as [name, node, tensor], several as a list of
-    # those.
-    if tensors and isinstance(tensors[0], str):
-        return [tensors]
-    return list(tensors)
-
-
-def _collect_sources(obj, found):
-    if isinstance(obj, dict):
-        if obj.get("class_name") == "__keras_tensor__":
-            found.append(obj["config"]["keras_history"][0])
-            return
-        for value in obj.values():
-            _collect_sources(value, found)
-    elif isinstance(obj, (list, tuple)):
-        for value in obj:
-            _collect_sources(value, found)
 
 
 def _check_supported(layer):
@@ -412,7 +387,7 @@ def _build(stripped, segments):
     inputs = keras.Input(
         shape=input_tensor.shape[1:],
         dtype=input_tensor.dtype,
-        name=_entries(stripped.get_config()["input_layers"])[0][0],
+        name=layer_graph(stripped).inputs[0],
     )
     x = inputs
     for index, segment in enumerate(segments):

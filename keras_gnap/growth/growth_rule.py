@@ -9,6 +9,28 @@ from keras_gnap.topology import gated_graph
 MIN_RELATIVE_OPENNESS = 0.5
 
 
+def check_growth_arguments(growth_factor, max_width):
+    """Raises a ValueError unless the growth rule's arguments are valid."""
+    if (
+        not isinstance(growth_factor, (int, float))
+        or isinstance(growth_factor, bool)
+        or growth_factor <= 0
+    ):
+        raise ValueError(
+            "Argument `growth_factor` must be a positive number. "
+            f"Received: growth_factor={growth_factor!r}"
+        )
+    if max_width is not None and (
+        not isinstance(max_width, int)
+        or isinstance(max_width, bool)
+        or max_width <= 0
+    ):
+        raise ValueError(
+            "Argument `max_width` must be a positive integer or None. "
+            f"Received: max_width={max_width!r}"
+        )
+
+
 def plan_growth(network, growth_factor=0.5, max_width=None):
     """Returns the new width of every layer that should grow.
 
@@ -36,24 +58,7 @@ def plan_growth(network, growth_factor=0.5, max_width=None):
         ValueError: if `growth_factor` is not positive or `max_width` is
             not a positive integer.
     """
-    if (
-        not isinstance(growth_factor, (int, float))
-        or isinstance(growth_factor, bool)
-        or growth_factor <= 0
-    ):
-        raise ValueError(
-            "Argument `growth_factor` must be a positive number. "
-            f"Received: growth_factor={growth_factor!r}"
-        )
-    if max_width is not None and (
-        not isinstance(max_width, int)
-        or isinstance(max_width, bool)
-        or max_width <= 0
-    ):
-        raise ValueError(
-            "Argument `max_width` must be a positive integer or None. "
-            f"Received: max_width={max_width!r}"
-        )
+    check_growth_arguments(growth_factor, max_width)
     growable = [node for node in gated_graph(network).values() if node.growable]
     openness = {
         node.layer.name: node.layer.open_fraction() for node in growable

@@ -70,6 +70,10 @@ class GatedConv2D(GatedLayer):
         **kwargs,
     ):
         super().__init__(
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
             gating=gating,
             sparsity=sparsity,
             temperature=temperature,
@@ -96,10 +100,6 @@ class GatedConv2D(GatedLayer):
                 f"Received: padding={padding!r}"
             )
         self.padding = padding
-        self.activation = keras.activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
         self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def build(self, input_shape):
@@ -109,22 +109,7 @@ class GatedConv2D(GatedLayer):
                 "The last dimension of the input to GatedConv2D must be "
                 f"defined. Received: input_shape={input_shape}"
             )
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(*self.kernel_size, input_channels, self.filters),
-            initializer=self.kernel_initializer,
-            trainable=True,
-        )
-        self._build_gates()
-        if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias",
-                shape=(self.filters,),
-                initializer=self.bias_initializer,
-                trainable=True,
-            )
-        else:
-            self.bias = None
+        self._build_kernel((*self.kernel_size, input_channels, self.filters))
         self.input_spec = keras.layers.InputSpec(
             ndim=4, axes={-1: input_channels}
         )
@@ -141,9 +126,7 @@ class GatedConv2D(GatedLayer):
         if self.use_bias:
             outputs = outputs + self.bias
         self._add_sparsity_loss(training)
-        if self.activation is not None:
-            outputs = self.activation(outputs)
-        return outputs
+        return self.activation(outputs)
 
     def compute_output_shape(self, input_shape):
         spatial = []
@@ -169,14 +152,6 @@ class GatedConv2D(GatedLayer):
             "strides": self.strides,
             "padding": self.padding,
             "dilation_rate": self.dilation_rate,
-            "activation": keras.activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": keras.initializers.serialize(
-                self.kernel_initializer
-            ),
-            "bias_initializer": keras.initializers.serialize(
-                self.bias_initializer
-            ),
         }
         return {**super().get_config(), **config}
 

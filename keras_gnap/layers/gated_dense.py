@@ -60,6 +60,10 @@ class GatedDense(GatedLayer):
         **kwargs,
     ):
         super().__init__(
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
             gating=gating,
             sparsity=sparsity,
             temperature=temperature,
@@ -72,10 +76,6 @@ class GatedDense(GatedLayer):
                 f"Received: units={units!r}"
             )
         self.units = units
-        self.activation = keras.activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
         self.input_spec = keras.layers.InputSpec(ndim=2)
 
     def build(self, input_shape):
@@ -85,22 +85,7 @@ class GatedDense(GatedLayer):
                 "The last dimension of the input to GatedDense must be "
                 f"defined. Received: input_shape={input_shape}"
             )
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(input_dim, self.units),
-            initializer=self.kernel_initializer,
-            trainable=True,
-        )
-        self._build_gates()
-        if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias",
-                shape=(self.units,),
-                initializer=self.bias_initializer,
-                trainable=True,
-            )
-        else:
-            self.bias = None
+        self._build_kernel((input_dim, self.units))
         self.input_spec = keras.layers.InputSpec(ndim=2, axes={-1: input_dim})
 
     def call(self, inputs, training=None):
@@ -119,13 +104,5 @@ class GatedDense(GatedLayer):
     def get_config(self):
         config = {
             "units": self.units,
-            "activation": keras.activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": keras.initializers.serialize(
-                self.kernel_initializer
-            ),
-            "bias_initializer": keras.initializers.serialize(
-                self.bias_initializer
-            ),
         }
         return {**super().get_config(), **config}

@@ -27,11 +27,17 @@ class GatedLayer(keras.layers.Layer):
     prunes the layer with no schedule and no target sparsity. Inference and
     evaluation add no loss, so `val_loss` measures the task alone.
 
-    Subclasses create `self.kernel` in `build()`, call `self._build_gates()`
-    right after, and use `self.gated_kernel()` in `call()`. They name their
-    width argument in `width_argument` ("filters" or "units").
+    Subclasses call `self._build_kernel(shape)` in `build()` (it creates
+    the kernel, the gates and the bias) and use `self.gated_kernel()` in
+    `call()`. They name their width argument in `width_argument`
+    ("filters" or "units").
 
     Args:
+        activation: activation function or name. Defaults to `None`.
+        use_bias: bool. Whether the layer has a bias. Defaults to `True`.
+        kernel_initializer: initializer for the kernel. Defaults to
+            `"glorot_uniform"`.
+        bias_initializer: initializer for the bias. Defaults to `"zeros"`.
         gating: str. `"weight"` for one gate per kernel entry (unstructured
             pruning) or `"channel"` for one gate per output unit (structured
             pruning, which removes whole units). Defaults to `"weight"`.
@@ -49,6 +55,10 @@ class GatedLayer(keras.layers.Layer):
 
     def __init__(
         self,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
         gating="weight",
         sparsity=DEFAULT_SPARSITY,
         temperature=1.0,
@@ -71,6 +81,10 @@ class GatedLayer(keras.layers.Layer):
                 "Argument `temperature` must be a positive number. "
                 f"Received: temperature={temperature!r}"
             )
+        self.activation = keras.activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
         self.gating = gating
         self.sparsity = float(sparsity)
         self.temperature = float(temperature)
@@ -82,6 +96,24 @@ class GatedLayer(keras.layers.Layer):
     def width(self):
         """Number of output units (filters or units) of the layer."""
         return getattr(self, self.width_argument)
+
+    def _build_kernel(self, kernel_shape):
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=kernel_shape,
+            initializer=self.kernel_initializer,
+            trainable=True,
+        )
+        self._build_gates()
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias",
+                shape=(kernel_shape[-1],),
+                initializer=self.bias_initializer,
+                trainable=True,
+            )
+        else:
+            self.bias = None
 
     def _build_gates(self):
         kernel_shape = tuple(self.kernel.shape)
@@ -200,6 +232,14 @@ class GatedLayer(keras.layers.Layer):
 
     def get_config(self):
         config = {
+            "activation": keras.activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": keras.initializers.serialize(
+                self.kernel_initializer
+            ),
+            "bias_initializer": keras.initializers.serialize(
+                self.bias_initializer
+            ),
             "gating": self.gating,
             "sparsity": self.sparsity,
             "temperature": self.temperature,
