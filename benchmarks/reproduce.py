@@ -7,7 +7,7 @@ Usage (from the repository root, keras_gnap importable, e.g. after
     python benchmarks/reproduce.py --dataset mnist --baseline all
     python benchmarks/reproduce.py --dataset cifar10 --reduced --baseline all
     python benchmarks/reproduce.py --dataset mnist --limit 512 --epochs 1 \\
-        --out /tmp/smoke --baseline all
+        --out runs/smoke --baseline all
 
 The recipes are in `benchmarks/recipes.py`. Variants (`--baseline`):
 
