@@ -280,7 +280,11 @@ def _overheads_section(overheads):
         "Training step time of a GNAP network (gated layers, sparsity "
         "loss) against the plain Keras network of the same shape "
         f"(batch {settings['batch_size']}, median of "
-        f"{settings['rounds']} rounds of {settings['steps']} steps).",
+        f"{settings['rounds']} rounds of {settings['steps']} steps). "
+        "The rounds alternate gated and plain; the ratio is the median of "
+        "each round's gated / plain ratio, so it compares steps timed side "
+        "by side and can differ from the ratio of the two median step "
+        "times when the machine's load varies.",
         "",
         "| Network | Widths | Dense params | Gated ms/step | Plain ms/step "
         "| Ratio gated / plain |",

@@ -21,7 +21,8 @@ wide (about where growth ends). Prints a table and writes the figures to
 Usage (from the repository root, keras_gnap importable):
 
     python benchmarks/overheads.py
-    python benchmarks/overheads.py --steps 20 --rounds 2 --out runs/overheads.json
+    python benchmarks/overheads.py --steps 20 --rounds 2 \
+        --out runs/overheads.json
 """
 
 import argparse
