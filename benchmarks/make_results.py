@@ -172,17 +172,18 @@ def _recipe_section(runs):
         ]
     lines += _recipe_lines(runs[0]) + [""]
     lines += [
-        "| Variant | Accuracy | Split | Effective params | Compacted Keras "
-        "| Widest dense | Growth events | Epochs | Training | Wall | Seed |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | "
-        "---: | ---: |",
+        "| Variant | Validation accuracy | Test accuracy | Effective params "
+        "| Compacted Keras | Widest dense | Growth events | Epochs "
+        "| Training | Wall | Load | Seed |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+        "---: | ---: | ---: |",
     ]
     for run in runs:
         compact = run.get("compact_params")
         cells = [
             VARIANT_LABELS.get(run["variant"], run["variant"]),
-            _percent(run["accuracy"]),
-            run["accuracy_split"],
+            _percent(_split_accuracy(run, "validation")),
+            _percent(_split_accuracy(run, "test")),
             f"{run['effective_params']:,}",
             "failed" if compact is None else f"{compact:,}",
             f"{run['widest']['dense_params']:,}",
@@ -190,10 +191,18 @@ def _recipe_section(runs):
             str(run["epochs"]),
             _duration(run["train_seconds"]),
             _duration(run["wall_seconds"]),
+            _load(run.get("load_average")),
             str(run["seed"]),
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    lines.append("")
+    lines += [
+        "",
+        "*Load*: the machine's load average over the last 15 minutes of "
+        "the run (2 cores: about 1 to 2 when the run had the machine to "
+        "itself, more when other runs shared it and slowed it down; "
+        "not recorded for older runs).",
+        "",
+    ]
     lines += _verdicts(runs)
     return lines
 
@@ -223,7 +232,12 @@ def _recipe_lines(run):
         f"growth on `{growth['monitor']}` with patience "
         f"{growth['patience']}, factor {growth['growth_factor']}, at most "
         f"{growth['max_growths']} growths and "
-        f"{growth['max_params']:,} dense params.",
+        f"{growth['max_params']:,} dense params"
+        + (
+            f", none after {growth['growth_until']:.0%} of the epochs."
+            if growth.get("growth_until")
+            else "."
+        ),
     ]
 
 
@@ -256,6 +270,17 @@ def _verdicts(runs):
                 f"- GNAP {verdict} {VARIANT_LABELS[variant]}: "
                 f"{points:+.2f} accuracy points, at {size:.2f}x GNAP's "
                 "effective parameters."
+            )
+        for variant in ("growth_off", "prune_off"):
+            other = same_seed.get(variant)
+            if other is None:
+                continue
+            points = 100 * (gnap["accuracy"] - other["accuracy"])
+            size = other["effective_params"] / gnap["effective_params"]
+            lines.append(
+                f"- Ablation, {VARIANT_LABELS[variant]}: GNAP is "
+                f"{points:+.2f} accuracy points against it, which uses "
+                f"{size:.2f}x GNAP's effective parameters."
             )
     for run in runs:
         if run.get("compact_error"):
@@ -391,7 +416,19 @@ def _run_order(run):
 
 
 def _percent(value):
-    return f"{100 * value:.2f}%"
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def _split_accuracy(run, split):
+    # Runs record both splits; older ones only `accuracy` and its split.
+    value = run.get(f"{split}_accuracy")
+    if value is None and run.get("accuracy_split") == split:
+        value = run["accuracy"]
+    return value
+
+
+def _load(load_average):
+    return "-" if not load_average else f"{load_average[-1]:.1f}"
 
 
 def _duration(seconds):

@@ -45,6 +45,18 @@ How the recipes were chosen (validation data only, never test data):
 
 Settings that every recipe shares:
 
+- No growth after 75% of the epochs (`growth_until=0.75`, the callback's
+  default), so the last quarter of training is left to pruning and
+  fine-tuning, as the magnitude pruning baseline leaves its last 30% to
+  fine-tuning. Measured on Fashion-MNIST before this rule existed: a second
+  growth at epoch 36 of 40, when the cosine learning rate was nearly 0,
+  took the network from 5,355 to 13,196 effective parameters for +0.18
+  points of validation accuracy (90.70% at the growth, 90.88% at the end;
+  90.57% test), because the new units had no time left to be pruned.
+  The MNIST run in `results/` grew at epochs 6, 13 and 24 and stopped
+  growing at 28 (max_growths), all before 75% of its 40 epochs, so the
+  rule does not change it.
+
 - Adam with a cosine decay of the learning rate to 0 over all the
   planned steps (the decay continues across growths: the optimizer is
   rebuilt with its iteration count), batch 128, as in the calibration.
@@ -109,6 +121,7 @@ RECIPES = {
             "growth_factor": 0.5,
             "max_width": 64,
             "max_params": 40000,
+            "growth_until": 0.75,
         },
         "gmp": GMP_SCHEDULE,
         "target": MNIST_TARGET,
@@ -142,6 +155,7 @@ RECIPES = {
             "growth_factor": 0.5,
             "max_width": 256,
             "max_params": 1500000,
+            "growth_until": 0.75,
         },
         "gmp": GMP_SCHEDULE,
         "target": CIFAR10_TARGET,
@@ -175,6 +189,7 @@ RECIPES = {
             "growth_factor": 0.5,
             "max_width": 128,
             "max_params": 200000,
+            "growth_until": 0.75,
         },
         "gmp": GMP_SCHEDULE,
         "target": CIFAR10_TARGET,

@@ -529,6 +529,10 @@ def run_variant(variant, recipe, data, args, reference):
         "steps_per_epoch": steps_per_epoch,
         "train_seconds": round(train_seconds, 1),
         "wall_seconds": round(time.time() - started, 1),
+        # Other work sharing the CPU slows a run down: the load average
+        # at its end (over 1, 5 and 15 minutes) says whether it had the
+        # machine to itself (about 1 to 2 on 2 cores) or not.
+        "load_average": [round(value, 2) for value in os.getloadavg()],
         "seed": args.seed,
         "limit": args.limit,
         "data": info,

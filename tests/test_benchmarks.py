@@ -228,6 +228,7 @@ def _fake_run(variant, accuracy, params, limit=None):
         "epochs": 40,
         "train_seconds": 1500.0,
         "wall_seconds": 1530.0,
+        "load_average": [2.5, 2.9, 3.2],
         "seed": 0,
         "limit": limit,
         "command": "python benchmarks/reproduce.py --dataset mnist "
@@ -252,6 +253,7 @@ def test_make_results_renders_a_table_per_dataset(bench, tmp_path):
     for name, run in (
         ("gnap", _fake_run("gnap", 0.9950, 6100)),
         ("dense", _fake_run("dense", 0.9915, 6150)),
+        ("growth_off", _fake_run("growth_off", 0.9940, 6200)),
         ("smoke", _fake_run("gmp", 0.2, 6000, limit=512)),
     ):
         (results / f"mnist_{name}_seed0.json").write_text(json.dumps(run))
@@ -261,14 +263,13 @@ def test_make_results_renders_a_table_per_dataset(bench, tmp_path):
     )
     assert output.read_text() == text
     assert "## MNIST" in text
-    assert "| GNAP | 99.50% | validation | 6,100 | 6,112 | 30,000 | 2 |" in (
-        text
-    )
-    assert "| (a) dense CNN, same params | 99.15% | validation | 6,150 |" in (
-        text
-    )
-    assert "25.0 min" in text
+    assert "| GNAP | 99.50% | - | 6,100 | 6,112 | 30,000 | 2 |" in text
+    assert "| (a) dense CNN, same params | 99.15% | - | 6,150 |" in text
+    assert "25.0 min | 25.5 min | 3.2 | 0 |" in text
     assert "GNAP beats (a) dense CNN, same params: +0.35" in text
+    assert "Ablation, (c) GNAP, growth off (prune only): GNAP is +0.10" in (
+        text
+    )
     assert "**met**" in text
     assert "python benchmarks/reproduce.py --dataset mnist --baseline all" in (
         text
@@ -317,6 +318,7 @@ def test_reproduce_runs_every_variant_on_generated_data(bench, tmp_path):
         assert saved["accuracy_split"] == "test"
         assert saved["accuracy"] == saved["test_accuracy"]
         assert 0 <= saved["validation_accuracy"] <= 1
+        assert len(saved["load_average"]) == 3
         assert saved["data"]["train_examples"] == 256
         assert saved["data"]["test_examples"] == 100
         assert saved["compact_params"] is not None, saved["compact_error"]

@@ -84,13 +84,38 @@ def test_max_growths_and_max_params_stop_growth():
     assert "max_params" in growth.stopped_growing["reason"]
 
 
+def test_no_growth_after_growth_until():
+    x, y = _tiny_data()
+    # Each phase improves once and then saturates: with patience 1 the
+    # network grows at epochs 2, 4, 6 and 8, unless growth_until stops it
+    # (0.5 of 8 epochs allows 2 and 4).
+    values = [1.0, 1.0, 0.9, 0.9, 0.8, 0.8, 0.7, 0.7]
+    growth = keras_gnap.GrowthCallback(
+        patience=1, max_growths=10, growth_until=0.5
+    )
+    _tiny_model().fit(
+        x, y, epochs=8, verbose=0, callbacks=[_Feed(values), growth]
+    )
+    assert [e["epoch"] for e in growth.growth_events] == [2, 4]
+    assert growth.stopped_growing["epoch"] == 6
+    assert "growth_until=0.5" in growth.stopped_growing["reason"]
+
+    growth = keras_gnap.GrowthCallback(
+        patience=1, max_growths=10, growth_until=None
+    )
+    _tiny_model().fit(
+        x, y, epochs=8, verbose=0, callbacks=[_Feed(values), growth]
+    )
+    assert [e["epoch"] for e in growth.growth_events] == [2, 4, 6, 8]
+
+
 def test_one_instance_serves_several_fits():
     x, y = _tiny_data()
     model = _tiny_model()
     growth = keras_gnap.GrowthCallback(patience=1)
     model.fit(x, y, epochs=3, verbose=0, callbacks=[_Feed([1, 1, 1]), growth])
     assert len(growth.growth_events) == 1
-    model.fit(x, y, epochs=2, verbose=0, callbacks=[_Feed([2, 2]), growth])
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[_Feed([2, 2, 2]), growth])
     assert len(growth.growth_events) == 1
     assert growth.growth_events[0]["epoch"] == 2
 
@@ -121,6 +146,9 @@ def test_needs_gnap_model():
         ({"growth_factor": 0}, "growth_factor"),
         ({"max_params": 0}, "max_params"),
         ({"max_width": "wide"}, "max_width"),
+        ({"growth_until": 0}, "growth_until"),
+        ({"growth_until": 1.5}, "growth_until"),
+        ({"growth_until": "end"}, "growth_until"),
     ],
 )
 def test_bad_arguments(kwargs, argument):

@@ -28,8 +28,12 @@ class GrowthCallback(keras.callbacks.Callback):
     and the best value), so the grown network is judged once it has
     saturated in turn. Growth stops for good, leaving pruning to converge,
     when the best value of the last growth phase did not improve on the
-    best before that growth, when `max_growths` growths have been made, or
-    when the next growth would exceed `max_params`.
+    best before that growth, when `max_growths` growths have been made,
+    when the next growth would exceed `max_params`, or once training is
+    past `growth_until` of its epochs: a growth needs the epochs after it
+    to train its new units and prune them, and one made in the last
+    epochs, when a decaying learning rate is near zero, would only add
+    parameters.
 
     Every epoch's logs get `effective_params` (see
     `keras_gnap.count_params`), so it shows in the progress bar, the
@@ -54,6 +58,10 @@ class GrowthCallback(keras.callbacks.Callback):
         max_params: int. Largest dense parameter count (see
             `keras_gnap.reports.dense_params`) the network may reach, or
             `None`. Defaults to `None`.
+        growth_until: float in (0, 1]. Fraction of the `epochs` of `fit`
+            after which the network no longer grows, so the remaining
+            epochs are left to pruning and fine-tuning; `None` (or 1)
+            allows growth until the last epoch. Defaults to 0.75.
 
     Raises:
         ValueError: if an argument is out of range.
@@ -78,6 +86,7 @@ class GrowthCallback(keras.callbacks.Callback):
         growth_factor=0.5,
         max_width=None,
         max_params=None,
+        growth_until=0.75,
     ):
         super().__init__()
         if mode not in ("auto", "min", "max"):
@@ -90,6 +99,15 @@ class GrowthCallback(keras.callbacks.Callback):
         if max_params is not None:
             _check_count("max_params", max_params, minimum=1)
         check_growth_arguments(growth_factor, max_width)
+        if growth_until is not None and (
+            isinstance(growth_until, bool)
+            or not isinstance(growth_until, (int, float))
+            or not 0 < growth_until <= 1
+        ):
+            raise ValueError(
+                "Argument `growth_until` must be a fraction of the epochs in "
+                f"(0, 1], or None. Received: growth_until={growth_until!r}"
+            )
         self.monitor = monitor
         self.min_delta = abs(min_delta)
         self.patience = patience
@@ -99,6 +117,7 @@ class GrowthCallback(keras.callbacks.Callback):
         self.growth_factor = growth_factor
         self.max_width = max_width
         self.max_params = max_params
+        self.growth_until = growth_until
         if mode == "min" or (mode == "auto" and not _is_accuracy(monitor)):
             self.monitor_op = np.less
         else:
@@ -147,7 +166,7 @@ class GrowthCallback(keras.callbacks.Callback):
         if self.stopped_growing is not None or self.wait < self.patience:
             return
         self.wait = 0
-        reason = self._reason_to_stop()
+        reason = self._reason_to_stop(epoch)
         if reason is None:
             reason = self._grow(epoch, current, logs[EFFECTIVE_PARAMS_LOG])
         if reason is not None:
@@ -160,9 +179,19 @@ class GrowthCallback(keras.callbacks.Callback):
             return bool(np.less(current + self.min_delta, reference))
         return bool(np.greater(current - self.min_delta, reference))
 
-    def _reason_to_stop(self):
+    def _reason_to_stop(self, epoch):
         if len(self.growth_events) >= self.max_growths:
             return f"reached max_growths={self.max_growths}"
+        epochs = (self.params or {}).get("epochs")
+        if (
+            self.growth_until is not None
+            and epochs
+            and epoch + 1 > self.growth_until * epochs
+        ):
+            return (
+                f"past growth_until={self.growth_until} of the {epochs} "
+                "epochs: the rest is left to pruning"
+            )
         if self.best_before_growth is not None and not self._is_improvement(
             self.best, self.best_before_growth
         ):

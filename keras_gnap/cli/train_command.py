@@ -93,6 +93,15 @@ def add_parser(subparsers):
         help="Relative growth of the most open layer. Default: 0.5.",
     )
     parser.add_argument(
+        "--growth-until",
+        type=_fraction,
+        default=0.75,
+        help=(
+            "Fraction of the epochs after which the network no longer "
+            "grows, leaving the rest to pruning. Default: 0.75."
+        ),
+    )
+    parser.add_argument(
         "--validation-size",
         type=_size,
         default=None,
@@ -167,6 +176,7 @@ def run(args):
         patience=args.patience,
         max_growths=args.max_growths,
         growth_factor=args.growth_factor,
+        growth_until=args.growth_until,
         verbose=1,
     )
     start = time.time()
@@ -285,6 +295,15 @@ _positive_int = _number(int, 0, True, "a positive integer")
 _non_negative_int = _number(int, 0, False, "a non-negative integer")
 _positive_float = _number(float, 0, True, "a positive number")
 _non_negative_float = _number(float, 0, False, "a non-negative number")
+
+
+def _fraction(text):
+    value = _positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a fraction in (0, 1]. Received: {text!r}"
+        )
+    return value
 
 
 def _size(text):

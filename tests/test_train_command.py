@@ -1,0 +1,91 @@
+"""`python -m keras_gnap train`, on small generated IDX data."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+from data_helpers import digit_arrays
+from data_helpers import write_idx_dir
+
+import keras_gnap
+from keras_gnap.cli.main import main
+
+
+@pytest.fixture
+def idx_dir(tmp_path):
+    return write_idx_dir(
+        tmp_path / "digits",
+        train=digit_arrays(300),
+        test=digit_arrays(50, seed=1),
+    )
+
+
+def test_train_writes_model_and_history(idx_dir, tmp_path, capsys):
+    output = tmp_path / "run"
+    code = main(
+        [
+            "train",
+            "--dataset",
+            str(idx_dir),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "64",
+            "--validation-size",
+            "100",
+            "--patience",
+            "0",
+            "--growth-until",
+            "0.5",
+            "--output",
+            str(output),
+            "--verbose",
+            "0",
+        ]
+    )
+    assert code == 0
+    record = json.loads((output / "history.json").read_text())
+    results = record["results"]
+    assert results["epochs"] == 2
+    assert 0 <= results["validation_accuracy"] <= 1
+    assert 0 <= results["test_accuracy"] <= 1
+    assert record["arguments"]["growth_until"] == 0.5
+    # growth_until=0.5 of 2 epochs: no growth after the first epoch (the
+    # rule itself is tested in test_growth_callback.py).
+    assert all(event["epoch"] <= 1 for event in record["growth_events"])
+    model = keras.saving.load_model(output / "model.keras")
+    assert results["dense_params"] == keras_gnap.reports.dense_params(model)
+    assert len(record["history"]["effective_params"]) == 2
+    printed = capsys.readouterr().out
+    assert "Validation accuracy:" in printed
+    assert "Test accuracy:" in printed
+    assert f"Effective parameters: {results['effective_params']:,}" in printed
+    images = np.zeros((2, 28, 28, 1), "float32")
+    assert model.predict(images, verbose=0).shape == (2, 10)
+
+
+@pytest.mark.parametrize(
+    "option,value",
+    [
+        ("--growth-until", "1.5"),
+        ("--growth-until", "0"),
+        ("--epochs", "0"),
+        ("--patience", "-1"),
+    ],
+)
+def test_train_rejects_bad_options(option, value, idx_dir, capsys):
+    with pytest.raises(SystemExit) as raised:
+        main(["train", "--dataset", str(idx_dir), option, value])
+    assert raised.value.code == 2
+    error = capsys.readouterr().err
+    assert option in error
+    assert f"Received: {value!r}" in error
+
+
+def test_train_names_a_missing_dataset(tmp_path, capsys):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(SystemExit) as raised:
+        main(["train", "--dataset", str(missing), "--epochs", "1"])
+    assert raised.value.code == 2
+    assert "nowhere" in capsys.readouterr().err
