@@ -673,7 +673,7 @@ def _print_result(result, path):
         "weights and biases of live units, batch norm folded), compacted "
         f"Keras model {compact if compact is None else f'{compact:,}'}, "
         f"widest dense {result['widest']['dense_params']:,}, "
-        f"{len(result['growth_events'])} growth events, "
+        f"growth events: {len(result['growth_events'])}, "
         f"{result['epochs']} epochs, {result['train_seconds']:.0f} s "
         f"training, {result['wall_seconds']:.0f} s wall. Wrote {path}"
     )
