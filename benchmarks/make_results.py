@@ -118,9 +118,9 @@ def headline_rows(runs):
     """Returns a Markdown table of GNAP's results against the baselines.
 
     One row per recipe and seed with a GNAP run: GNAP's accuracy and
-    effective parameters, then the dense CNN's and gradual magnitude
-    pruning's accuracy at the same budget, when they were run. Meant for
-    the README.
+    effective parameters, then the accuracy and effective parameters of
+    the dense CNN, of gradual magnitude pruning and of GNAP with growth
+    off, when they were run. Meant for the README.
 
     Args:
         runs: list of run dicts from `load_results`.
@@ -130,8 +130,8 @@ def headline_rows(runs):
     """
     lines = [
         "| Data | GNAP accuracy | Effective params | Dense CNN | "
-        "Magnitude pruning |",
-        "| --- | --- | --- | --- | --- |",
+        "Magnitude pruning | GNAP, growth off |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for run in runs:
         if run["variant"] != "gnap":
@@ -147,7 +147,7 @@ def headline_rows(runs):
             f"{_percent(run['accuracy'])} ({run['accuracy_split']})",
             f"{run['effective_params']:,}",
         ]
-        for variant in ("dense", "gmp"):
+        for variant in ("dense", "gmp", "growth_off"):
             other = same.get(variant)
             cells.append(
                 "not run"
@@ -263,24 +263,35 @@ def _verdicts(runs):
             other = same_seed.get(variant)
             if other is None:
                 continue
-            points = 100 * (gnap["accuracy"] - other["accuracy"])
+            gaps = _gaps(gnap, other)
+            if all(points > 0 for _, points in gaps):
+                verdict = "beats it"
+            elif all(points <= 0 for _, points in gaps):
+                verdict = "does not beat it"
+            else:
+                verdict = "beats it on one split only"
             size = other["effective_params"] / gnap["effective_params"]
-            verdict = "beats" if points > 0 else "does not beat"
             lines.append(
-                f"- GNAP {verdict} {VARIANT_LABELS[variant]}: "
-                f"{points:+.2f} accuracy points, at {size:.2f}x GNAP's "
-                "effective parameters."
+                f"- GNAP against {VARIANT_LABELS[variant]}: {verdict}, "
+                + ", ".join(
+                    f"{points:+.2f} {split} accuracy points"
+                    for split, points in gaps
+                )
+                + f", at {size:.2f}x GNAP's effective parameters."
             )
         for variant in ("growth_off", "prune_off"):
             other = same_seed.get(variant)
             if other is None:
                 continue
-            points = 100 * (gnap["accuracy"] - other["accuracy"])
             size = other["effective_params"] / gnap["effective_params"]
             lines.append(
                 f"- Ablation, {VARIANT_LABELS[variant]}: GNAP is "
-                f"{points:+.2f} accuracy points against it, which uses "
-                f"{size:.2f}x GNAP's effective parameters."
+                + ", ".join(
+                    f"{points:+.2f} {split} accuracy points"
+                    for split, points in _gaps(gnap, other)
+                )
+                + f" against it, which uses {size:.2f}x GNAP's effective "
+                "parameters."
             )
     for run in runs:
         if run.get("compact_error"):
@@ -417,6 +428,17 @@ def _run_order(run):
 
 def _percent(value):
     return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def _gaps(run, other):
+    # Accuracy points of `run` over `other` on every split both measured.
+    gaps = []
+    for split in ("validation", "test"):
+        mine = _split_accuracy(run, split)
+        theirs = _split_accuracy(other, split)
+        if mine is not None and theirs is not None:
+            gaps.append((split, 100 * (mine - theirs)))
+    return gaps
 
 
 def _split_accuracy(run, split):

@@ -266,7 +266,10 @@ def test_make_results_renders_a_table_per_dataset(bench, tmp_path):
     assert "| GNAP | 99.50% | - | 6,100 | 6,112 | 30,000 | 2 |" in text
     assert "| (a) dense CNN, same params | 99.15% | - | 6,150 |" in text
     assert "25.0 min | 25.5 min | 3.2 | 0 |" in text
-    assert "GNAP beats (a) dense CNN, same params: +0.35" in text
+    assert (
+        "GNAP against (a) dense CNN, same params: beats it, +0.35 validation"
+        in text
+    )
     assert "Ablation, (c) GNAP, growth off (prune only): GNAP is +0.10" in (
         text
     )
