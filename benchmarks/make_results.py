@@ -273,11 +273,8 @@ def _verdicts(runs):
             size = other["effective_params"] / gnap["effective_params"]
             lines.append(
                 f"- GNAP against {VARIANT_LABELS[variant]}: {verdict}, "
-                + ", ".join(
-                    f"{points:+.2f} {split} accuracy points"
-                    for split, points in gaps
-                )
-                + f", at {size:.2f}x GNAP's effective parameters."
+                f"{_gaps_text(gaps)}, at {size:.2f}x GNAP's effective "
+                "parameters."
             )
         for variant in ("growth_off", "prune_off"):
             other = same_seed.get(variant)
@@ -286,12 +283,8 @@ def _verdicts(runs):
             size = other["effective_params"] / gnap["effective_params"]
             lines.append(
                 f"- Ablation, {VARIANT_LABELS[variant]}: GNAP is "
-                + ", ".join(
-                    f"{points:+.2f} {split} accuracy points"
-                    for split, points in _gaps(gnap, other)
-                )
-                + f" against it, which uses {size:.2f}x GNAP's effective "
-                "parameters."
+                f"{_gaps_text(_gaps(gnap, other))} against it, which uses "
+                f"{size:.2f}x GNAP's effective parameters."
             )
     for run in runs:
         if run.get("compact_error"):
@@ -439,6 +432,12 @@ def _gaps(run, other):
         if mine is not None and theirs is not None:
             gaps.append((split, 100 * (mine - theirs)))
     return gaps
+
+
+def _gaps_text(gaps):
+    return ", ".join(
+        f"{points:+.2f} {split} accuracy points" for split, points in gaps
+    )
 
 
 def _split_accuracy(run, split):
