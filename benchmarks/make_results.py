@@ -203,8 +203,66 @@ def _recipe_section(runs):
         "not recorded for older runs).",
         "",
     ]
+    lines += _stale_lines(runs)
     lines += _verdicts(runs)
     return lines
+
+
+def _stale_lines(runs):
+    """Flags the runs whose settings differ from the GNAP run's.
+
+    A baseline compares with GNAP only when both ran the same recipe
+    (growth settings aside for the variants that do not grow, and gate
+    freezing aside for those without gates to train), and a sized baseline
+    only when this GNAP run sized it.
+    """
+    gnap = next((r for r in runs if r["variant"] == "gnap"), None)
+    if gnap is None:
+        return []
+    ignored = {
+        "dense": {"growth", "freeze_gates"},
+        "gmp": {"growth", "freeze_gates"},
+        "growth_off": {"growth"},
+    }
+    stale = []
+    for run in runs:
+        if run is gnap:
+            continue
+        label = VARIANT_LABELS.get(run["variant"], run["variant"])
+        skip = ignored.get(run["variant"], set()) | {"name"}
+        differences = _differences(
+            {k: v for k, v in gnap["recipe"].items() if k not in skip},
+            {k: v for k, v in run["recipe"].items() if k not in skip},
+        )
+        sized = (run.get("reference") or {}).get("effective_params")
+        if differences:
+            stale.append(
+                f"- {label}: its recipe differs from the GNAP row's in "
+                + "; ".join(differences)
+                + "."
+            )
+        elif sized is not None and sized != gnap["effective_params"]:
+            stale.append(
+                f"- {label}: sized by an earlier GNAP run ({sized:,} "
+                "effective params)."
+            )
+    if not stale:
+        return []
+    return ["Runs whose settings differ from this GNAP row's:", "", *stale, ""]
+
+
+def _differences(ours, theirs, path=""):
+    """Lists `path: ours vs theirs` for every setting that differs."""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        found = []
+        for key in sorted(set(ours) | set(theirs)):
+            found += _differences(
+                ours.get(key), theirs.get(key), f"{path}{key}."
+            )
+        return found
+    if ours == theirs:
+        return []
+    return [f"`{path.rstrip('.')}` ({ours!r} for GNAP, {theirs!r})"]
 
 
 def _recipe_lines(run):

@@ -428,6 +428,10 @@ def build_variant(variant, recipe, info, reference, total_steps):
             f"Argument `variant` must be one of {VARIANTS}. "
             f"Received: variant={variant!r}"
         )
+    freeze = recipe.get("freeze_gates")
+    if freeze and variant in ("gnap", "growth_off"):
+        callbacks.append(keras_gnap.FreezeGates(verbose=1, **freeze))
+        details["freeze_gates"] = dict(freeze)
     if growth is None:
         callbacks.append(EffectiveParamsLogger())
     return model, callbacks, growth, details
@@ -486,6 +490,8 @@ def run_variant(variant, recipe, data, args, reference):
     for callback in callbacks:
         if isinstance(callback, baselines.GradualMagnitudePruning):
             details["mask_updates"] = callback.updates
+        if isinstance(callback, keras_gnap.FreezeGates):
+            details["gates_frozen_at_epoch"] = callback.frozen_at_epoch
 
     validation_accuracy = _evaluate(model, data["validation"])
     test_accuracy = None

@@ -3,6 +3,7 @@
 from keras_gnap import datasets
 from keras_gnap import layers
 from keras_gnap import reports
+from keras_gnap.callbacks.freeze_gates import FreezeGates
 from keras_gnap.callbacks.growth_callback import GrowthCallback
 from keras_gnap.export.compact import compact
 from keras_gnap.export.export_model import export
@@ -19,6 +20,7 @@ from keras_gnap.reports.summary import summary
 __version__ = "0.1.0"
 
 __all__ = [
+    "FreezeGates",
     "GNAPModel",
     "GatedConv2D",
     "GatedDense",

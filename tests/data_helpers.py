@@ -1,9 +1,10 @@
-"""Small fake and real data sets for the dataset tests."""
+"""Small fake and real data sets, and scripted metrics, for the tests."""
 
 import gzip
 import tarfile
 from pathlib import Path
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -143,3 +144,14 @@ def cifar10_subset_folder(root, per_class):
             if all(n >= per_class for n in taken.values()):
                 break
     return root
+
+
+class ScriptedValLoss(keras.callbacks.Callback):
+    """Overwrites `val_loss` with a scripted sequence, one per epoch."""
+
+    def __init__(self, values):
+        super().__init__()
+        self.values = values
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_loss"] = self.values[epoch]

@@ -2,6 +2,7 @@
 
 import importlib
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -286,6 +287,42 @@ def test_make_results_renders_a_table_per_dataset(bench, tmp_path):
     )
 
 
+def test_make_results_flags_runs_with_other_settings(bench, tmp_path):
+    make_results = bench["make_results"]
+    results = tmp_path / "results"
+    results.mkdir()
+    gnap = _fake_run("gnap", 0.9950, 6100)
+    gnap["recipe"]["freeze_gates"] = {"at": 0.8}
+    # Growth settings do not matter to the dense CNN, which never grows.
+    dense = _fake_run("dense", 0.9915, 6150)
+    dense["recipe"]["growth"]["patience"] = 5
+    dense["reference"] = {"effective_params": 6100}
+    # The magnitude pruning run was sized by another GNAP run.
+    gmp = _fake_run("gmp", 0.9920, 5000)
+    gmp["reference"] = {"effective_params": 5000}
+    # Growth matters to pruning off, and this one trained longer.
+    prune_off = _fake_run("prune_off", 0.9930, 30000)
+    prune_off["recipe"]["freeze_gates"] = {"at": 0.8}
+    prune_off["recipe"]["training"]["epochs"] = 60
+    for name, run in (
+        ("gnap", gnap),
+        ("dense", dense),
+        ("gmp", gmp),
+        ("prune_off", prune_off),
+    ):
+        (results / f"mnist_{name}_seed0.json").write_text(json.dumps(run))
+    text = make_results.main(
+        ["--results-dir", str(results), "--output", str(tmp_path / "R.md")]
+    )
+    flagged = text.split("Runs whose settings differ")[1].split("\n\n")[1]
+    assert "(a) dense CNN" not in flagged
+    assert (
+        "magnitude pruning, same params: sized by an earlier GNAP run "
+        "(5,000 effective params)" in flagged
+    )
+    assert "`training.epochs` (40 for GNAP, 60)" in flagged
+
+
 # === reproduce.py end to end ===
 
 
@@ -353,6 +390,32 @@ def test_reproduce_runs_every_variant_on_generated_data(bench, tmp_path):
         ]
     )
     assert "Smoke runs (`--limit 256`)" in text
+
+
+def test_reproduce_freezes_gates_where_the_recipe_says(
+    bench, tmp_path, monkeypatch
+):
+    # No recipe freezes its gates now (measured, not kept): add the setting.
+    at = 0.8
+    recipe = dict(
+        bench["recipes"].RECIPES["fashion_mnist"], freeze_gates={"at": at}
+    )
+    monkeypatch.setitem(bench["recipes"].RECIPES, "fashion_mnist", recipe)
+    data = helpers.write_idx_dir(
+        tmp_path / "clothes", train=helpers.digit_arrays(600)
+    )
+    argv = ["--dataset", "fashion_mnist", "--data-dir", str(data)]
+    argv += ["--out", str(tmp_path / "out"), "--limit", "128"]
+    (result,) = _run(bench, [*argv, "--epochs", "5"])
+    settings = result["variant_settings"]
+    assert settings["freeze_gates"] == {"at": at}
+    assert settings["gates_frozen_at_epoch"] == math.ceil(at * 5) + 1
+    # Frozen gates stop pruning: the count no longer changes.
+    counts = result["history"]["effective_params"]
+    frozen = settings["gates_frozen_at_epoch"]
+    assert len(set(counts[frozen - 2 :])) == 1
+    model = keras.saving.load_model(tmp_path / "out" / result["model_file"])
+    assert keras_gnap.count_params(model) == result["effective_params"]
 
 
 def test_reproduce_baseline_needs_the_gnap_run(bench, tmp_path):

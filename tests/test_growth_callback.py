@@ -3,19 +3,9 @@ import csv
 import keras
 import numpy as np
 import pytest
+from data_helpers import ScriptedValLoss
 
 import keras_gnap
-
-
-class _Feed(keras.callbacks.Callback):
-    """Overwrites the monitored value with a scripted sequence."""
-
-    def __init__(self, values):
-        super().__init__()
-        self.values = values
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs["val_loss"] = self.values[epoch]
 
 
 def _tiny_data(n=64, shape=(16, 16, 1), classes=3):
@@ -47,7 +37,7 @@ def test_grows_on_saturation_and_stops_when_growth_stops_helping():
         epochs=len(values),
         batch_size=32,
         verbose=0,
-        callbacks=[_Feed(values), growth],
+        callbacks=[ScriptedValLoss(values), growth],
     )
     assert [e["epoch"] for e in growth.growth_events] == [3, 5]
     assert growth.stopped_growing["epoch"] == 7
@@ -71,7 +61,7 @@ def test_max_growths_and_max_params_stop_growth():
     values = [1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5]
     growth = keras_gnap.GrowthCallback(patience=1, max_growths=1)
     _tiny_model().fit(
-        x, y, epochs=8, verbose=0, callbacks=[_Feed(values), growth]
+        x, y, epochs=8, verbose=0, callbacks=[ScriptedValLoss(values), growth]
     )
     assert len(growth.growth_events) == 1
     assert "max_growths=1" in growth.stopped_growing["reason"]
@@ -79,7 +69,9 @@ def test_max_growths_and_max_params_stop_growth():
     model = _tiny_model()
     cap = keras_gnap.reports.dense_params(model) + 10
     growth = keras_gnap.GrowthCallback(patience=1, max_params=cap)
-    model.fit(x, y, epochs=3, verbose=0, callbacks=[_Feed(values), growth])
+    model.fit(
+        x, y, epochs=3, verbose=0, callbacks=[ScriptedValLoss(values), growth]
+    )
     assert growth.growth_events == []
     assert "max_params" in growth.stopped_growing["reason"]
 
@@ -94,7 +86,7 @@ def test_no_growth_after_growth_until():
         patience=1, max_growths=10, growth_until=0.5
     )
     _tiny_model().fit(
-        x, y, epochs=8, verbose=0, callbacks=[_Feed(values), growth]
+        x, y, epochs=8, verbose=0, callbacks=[ScriptedValLoss(values), growth]
     )
     assert [e["epoch"] for e in growth.growth_events] == [2, 4]
     assert growth.stopped_growing["epoch"] == 6
@@ -104,7 +96,7 @@ def test_no_growth_after_growth_until():
         patience=1, max_growths=10, growth_until=None
     )
     _tiny_model().fit(
-        x, y, epochs=8, verbose=0, callbacks=[_Feed(values), growth]
+        x, y, epochs=8, verbose=0, callbacks=[ScriptedValLoss(values), growth]
     )
     assert [e["epoch"] for e in growth.growth_events] == [2, 4, 6, 8]
 
@@ -113,9 +105,21 @@ def test_one_instance_serves_several_fits():
     x, y = _tiny_data()
     model = _tiny_model()
     growth = keras_gnap.GrowthCallback(patience=1)
-    model.fit(x, y, epochs=3, verbose=0, callbacks=[_Feed([1, 1, 1]), growth])
+    model.fit(
+        x,
+        y,
+        epochs=3,
+        verbose=0,
+        callbacks=[ScriptedValLoss([1, 1, 1]), growth],
+    )
     assert len(growth.growth_events) == 1
-    model.fit(x, y, epochs=3, verbose=0, callbacks=[_Feed([2, 2, 2]), growth])
+    model.fit(
+        x,
+        y,
+        epochs=3,
+        verbose=0,
+        callbacks=[ScriptedValLoss([2, 2, 2]), growth],
+    )
     assert len(growth.growth_events) == 1
     assert growth.growth_events[0]["epoch"] == 2
 
@@ -182,7 +186,7 @@ def test_other_callbacks_and_schedules_keep_working(tmp_path):
         batch_size=16,
         verbose=0,
         callbacks=[
-            _Feed([1, 1, 1, 1, 1]),
+            ScriptedValLoss([1, 1, 1, 1, 1]),
             growth,
             keras.callbacks.CSVLogger(str(log)),
             keras.callbacks.ModelCheckpoint(str(checkpoint)),
@@ -214,7 +218,7 @@ def test_early_stopping_restores_best_weights_from_before_growth():
         y,
         epochs=4,
         verbose=0,
-        callbacks=[_Feed([0.5, 1, 1, 1]), growth, keep_best],
+        callbacks=[ScriptedValLoss([0.5, 1, 1, 1]), growth, keep_best],
     )
     assert len(growth.growth_events) == 1
     narrow = keras_gnap.build_gnap((16, 16, 1), 3)

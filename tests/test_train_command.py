@@ -38,6 +38,8 @@ def test_train_writes_model_and_history(idx_dir, tmp_path, capsys):
             "0",
             "--growth-until",
             "0.5",
+            "--freeze-gates-at",
+            "0.5",
             "--output",
             str(output),
             "--verbose",
@@ -54,6 +56,8 @@ def test_train_writes_model_and_history(idx_dir, tmp_path, capsys):
     # growth_until=0.5 of 2 epochs: no growth after the first epoch (the
     # rule itself is tested in test_growth_callback.py).
     assert all(event["epoch"] <= 1 for event in record["growth_events"])
+    # --freeze-gates-at 0.5 of 2 epochs: the second epoch fine-tunes.
+    assert record["gates_frozen_at_epoch"] == 2
     model = keras.saving.load_model(output / "model.keras")
     assert results["dense_params"] == keras_gnap.reports.dense_params(model)
     assert len(record["history"]["effective_params"]) == 2
@@ -70,6 +74,8 @@ def test_train_writes_model_and_history(idx_dir, tmp_path, capsys):
     [
         ("--growth-until", "1.5"),
         ("--growth-until", "0"),
+        ("--freeze-gates-at", "1"),
+        ("--freeze-gates-at", "0"),
         ("--epochs", "0"),
         ("--patience", "-1"),
     ],

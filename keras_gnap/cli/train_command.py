@@ -9,6 +9,7 @@ from pathlib import Path
 
 import keras
 
+from keras_gnap.callbacks.freeze_gates import FreezeGates
 from keras_gnap.callbacks.growth_callback import GrowthCallback
 from keras_gnap.datasets import load
 from keras_gnap.layers.gated_layer import DEFAULT_SPARSITY
@@ -102,6 +103,16 @@ def add_parser(subparsers):
         ),
     )
     parser.add_argument(
+        "--freeze-gates-at",
+        type=_open_fraction,
+        default=None,
+        help=(
+            "Fraction of the epochs after which the gates stop training, so "
+            "the last epochs fine-tune the pruned network "
+            "(keras_gnap.FreezeGates). Default: never."
+        ),
+    )
+    parser.add_argument(
         "--validation-size",
         type=_size,
         default=None,
@@ -179,12 +190,16 @@ def run(args):
         growth_until=args.growth_until,
         verbose=1,
     )
+    freeze = None
+    if args.freeze_gates_at is not None:
+        freeze = FreezeGates(at=args.freeze_gates_at, verbose=1)
+    callbacks = [growth] + ([freeze] if freeze else [])
     start = time.time()
     history = model.fit(
         train,
         validation_data=validation,
         epochs=args.epochs,
-        callbacks=[growth],
+        callbacks=callbacks,
         verbose=args.verbose,
         shuffle=False,  # the pipeline shuffles
     )
@@ -214,6 +229,7 @@ def run(args):
         },
         "growth_events": growth.growth_events,
         "stopped_growing": growth.stopped_growing,
+        "gates_frozen_at_epoch": freeze.frozen_at_epoch if freeze else None,
     }
     _write_atomically(
         output / "history.json",
@@ -302,6 +318,15 @@ def _fraction(text):
     if value > 1:
         raise argparse.ArgumentTypeError(
             f"must be a fraction in (0, 1]. Received: {text!r}"
+        )
+    return value
+
+
+def _open_fraction(text):
+    value = _positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a fraction in (0, 1). Received: {text!r}"
         )
     return value
 
