@@ -4,7 +4,7 @@ import math
 
 import keras
 
-from keras_gnap.growth.optimizer_transfer import rebuild_optimizer
+from keras_gnap.growth.optimizer_transfer import retrace_training
 from keras_gnap.layers.gated_layer import GatedLayer
 from keras_gnap.models.gnap_model import GNAPModel
 
@@ -109,12 +109,5 @@ def set_gates_trainable(model, trainable):
         return 0
     for layer in layers:
         layer.gate.trainable = trainable
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and optimizer.built:
-        # Built for the old list of trainable variables: rebuilt for the
-        # new one, with the weights' moments and the iteration carried.
-        model.optimizer = rebuild_optimizer(
-            optimizer, model.trainable_variables
-        )
-    model.make_train_function(force=True)
+    retrace_training(model)
     return len(layers)

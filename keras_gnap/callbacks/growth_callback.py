@@ -8,7 +8,7 @@ import numpy as np
 from keras_gnap.growth.grow import grow
 from keras_gnap.growth.growth_rule import check_growth_arguments
 from keras_gnap.growth.growth_rule import plan_growth
-from keras_gnap.growth.optimizer_transfer import rebuild_optimizer
+from keras_gnap.growth.optimizer_transfer import retrace_training
 from keras_gnap.layers.gated_layer import GatedLayer
 from keras_gnap.models.gnap_model import GNAPModel
 from keras_gnap.reports.parameter_count import count_params
@@ -216,15 +216,7 @@ class GrowthCallback(keras.callbacks.Callback):
         widths_before = _widths(network)
         dense_before = dense_params(network)
         self.model.replace_network(grown)
-        optimizer = getattr(self.model, "optimizer", None)
-        if optimizer is not None and optimizer.built:
-            self.model.optimizer = rebuild_optimizer(
-                optimizer, self.model.trainable_variables
-            )
-        # The compiled step functions captured the old variables.
-        self.model.make_train_function(force=True)
-        self.model.make_test_function(force=True)
-        self.model.make_predict_function(force=True)
+        retrace_training(self.model)
         event = {
             "epoch": epoch + 1,
             "monitor": self.monitor,

@@ -35,3 +35,24 @@ def rebuild_optimizer(optimizer, variables):
         else:
             variable.assign(embed(old_value, new_value * 0))
     return new_optimizer
+
+
+def retrace_training(model):
+    """Rebuilds a compiled model's optimizer and step functions in place.
+
+    Needed inside `fit` whenever the model's trainable variables change
+    (a grown network, gates frozen or released): the optimizer is built
+    for a fixed list of variables, and the compiled steps captured the old
+    ones. The optimizer's state is carried over (see `rebuild_optimizer`).
+
+    Args:
+        model: a compiled Keras model.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and optimizer.built:
+        model.optimizer = rebuild_optimizer(
+            optimizer, model.trainable_variables
+        )
+    model.make_train_function(force=True)
+    model.make_test_function(force=True)
+    model.make_predict_function(force=True)
