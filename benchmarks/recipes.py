@@ -155,6 +155,8 @@ RECIPES = {
             "max_width": 64,
             "max_params": 40000,
             "growth_until": 0.75,
+            # The committed MNIST rows were made before splitting existed.
+            "new_units": "zero",
         },
         "gmp": GMP_SCHEDULE,
         "target": MNIST_TARGET,
@@ -189,6 +191,7 @@ RECIPES = {
             "max_width": 256,
             "max_params": 1500000,
             "growth_until": 0.75,
+            "new_units": "zero",
         },
         "gmp": GMP_SCHEDULE,
         "target": CIFAR10_TARGET,
@@ -223,6 +226,7 @@ RECIPES = {
             "max_width": 128,
             "max_params": 200000,
             "growth_until": 0.75,
+            "new_units": "zero",
         },
         "gmp": GMP_SCHEDULE,
         "target": CIFAR10_TARGET,
@@ -243,6 +247,7 @@ RECIPES["fashion_mnist"] = _variant_of(
     },
     augment={"flip": True},
     model={"sparsity": 0.05},
+    growth={"min_delta": 0.01, "new_units": "split"},
     target=None,
 )
 

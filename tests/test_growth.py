@@ -33,13 +33,13 @@ def _randomise_batch_norm(network, seed=0):
         {"block2_conv": 9, "block5_conv": 20},
     ],
 )
-def test_growth_preserves_logits(widths):
+def test_zero_start_growth_preserves_logits_and_weights(widths):
     model = keras_gnap.build_gnap((28, 28, 1), 10, classifier_activation=None)
     _close_some_gates(model.network)
     _randomise_batch_norm(model.network)
     x = np.random.rand(16, 28, 28, 1).astype("float32")
     before = model.predict(x, verbose=0)
-    grown = keras_gnap.grow(model, widths=widths)
+    grown = keras_gnap.grow(model, widths=widths, new_units="zero")
     after = grown.predict(x, verbose=0)
     np.testing.assert_allclose(after, before, atol=1e-5)
     assert keras_gnap.count_params(grown) == keras_gnap.count_params(model)
@@ -66,9 +66,9 @@ def test_growth_with_training_mode_batch_norm_preserves_logits():
     np.testing.assert_allclose(after, before, atol=1e-5)
 
 
-def test_new_weights_can_learn():
+def test_new_weights_of_zero_start_can_learn():
     model = keras_gnap.build_gnap((16, 16, 1), 3)
-    grown = keras_gnap.grow(model, widths={"block2_conv": 12})
+    grown = keras_gnap.grow(model, widths={"block2_conv": 12}, new_units="zero")
     grown.compile("sgd", "sparse_categorical_crossentropy")
     before = {w.path: w.numpy() for w in grown.trainable_weights}
     x = np.random.rand(32, 16, 16, 1).astype("float32")

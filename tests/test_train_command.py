@@ -40,6 +40,8 @@ def test_train_writes_model_and_history(idx_dir, tmp_path, capsys):
             "0.5",
             "--freeze-gates-at",
             "0.5",
+            "--new-units",
+            "split",
             "--output",
             str(output),
             "--verbose",
@@ -53,6 +55,7 @@ def test_train_writes_model_and_history(idx_dir, tmp_path, capsys):
     assert 0 <= results["validation_accuracy"] <= 1
     assert 0 <= results["test_accuracy"] <= 1
     assert record["arguments"]["growth_until"] == 0.5
+    assert record["arguments"]["new_units"] == "split"
     # growth_until=0.5 of 2 epochs: no growth after the first epoch (the
     # rule itself is tested in test_growth_callback.py).
     assert all(event["epoch"] <= 1 for event in record["growth_events"])
@@ -87,6 +90,14 @@ def test_train_rejects_bad_options(option, value, idx_dir, capsys):
     error = capsys.readouterr().err
     assert option in error
     assert f"Received: {value!r}" in error
+
+
+def test_train_rejects_unknown_new_units(idx_dir, capsys):
+    with pytest.raises(SystemExit) as raised:
+        main(["train", "--dataset", str(idx_dir), "--new-units", "random"])
+    assert raised.value.code == 2
+    error = capsys.readouterr().err
+    assert "--new-units" in error and "'random'" in error
 
 
 def test_train_names_a_missing_dataset(tmp_path, capsys):

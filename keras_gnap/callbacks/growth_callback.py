@@ -9,6 +9,7 @@ from keras_gnap.growth.grow import grow
 from keras_gnap.growth.growth_rule import check_growth_arguments
 from keras_gnap.growth.growth_rule import plan_growth
 from keras_gnap.growth.optimizer_transfer import retrace_training
+from keras_gnap.growth.unit_split import check_new_units
 from keras_gnap.layers.gated_layer import GatedLayer
 from keras_gnap.models.gnap_model import GNAPModel
 from keras_gnap.reports.parameter_count import count_params
@@ -62,6 +63,10 @@ class GrowthCallback(keras.callbacks.Callback):
             after which the network no longer grows, so the remaining
             epochs are left to pruning and fine-tuning; `None` (or 1)
             allows growth until the last epoch. Defaults to 0.75.
+        new_units: str. How the units a growth adds start: `"split"`
+            (copies of the most used units, sharing their outgoing weights)
+            or `"zero"` (fresh incoming and zero outgoing weights); see
+            `keras_gnap.grow`. Defaults to `"split"`.
 
     Raises:
         ValueError: if an argument is out of range.
@@ -87,6 +92,7 @@ class GrowthCallback(keras.callbacks.Callback):
         max_width=None,
         max_params=None,
         growth_until=0.75,
+        new_units="split",
     ):
         super().__init__()
         if mode not in ("auto", "min", "max"):
@@ -99,6 +105,7 @@ class GrowthCallback(keras.callbacks.Callback):
         if max_params is not None:
             _check_count("max_params", max_params, minimum=1)
         check_growth_arguments(growth_factor, max_width)
+        check_new_units(new_units)
         if growth_until is not None and (
             isinstance(growth_until, bool)
             or not isinstance(growth_until, (int, float))
@@ -118,6 +125,7 @@ class GrowthCallback(keras.callbacks.Callback):
         self.max_width = max_width
         self.max_params = max_params
         self.growth_until = growth_until
+        self.new_units = new_units
         if mode == "min" or (mode == "auto" and not _is_accuracy(monitor)):
             self.monitor_op = np.less
         else:
@@ -207,7 +215,7 @@ class GrowthCallback(keras.callbacks.Callback):
         widths = plan_growth(network, self.growth_factor, self.max_width)
         if not widths:
             return "no layer can grow further"
-        grown = grow(network, widths=widths)
+        grown = grow(network, widths=widths, new_units=self.new_units)
         if (
             self.max_params is not None
             and dense_params(grown) > self.max_params

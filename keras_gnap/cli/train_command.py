@@ -12,6 +12,7 @@ import keras
 from keras_gnap.callbacks.freeze_gates import FreezeGates
 from keras_gnap.callbacks.growth_callback import GrowthCallback
 from keras_gnap.datasets import load
+from keras_gnap.growth.unit_split import NEW_UNITS
 from keras_gnap.layers.gated_layer import DEFAULT_SPARSITY
 from keras_gnap.models.build_gnap import build_gnap
 from keras_gnap.reports.parameter_count import count_params
@@ -103,6 +104,16 @@ def add_parser(subparsers):
         ),
     )
     parser.add_argument(
+        "--new-units",
+        choices=NEW_UNITS,
+        default="split",
+        help=(
+            "How the units a growth adds start: splits of the most used "
+            "units, or zero outgoing weights (keras_gnap.grow). "
+            "Default: split."
+        ),
+    )
+    parser.add_argument(
         "--freeze-gates-at",
         type=_open_fraction,
         default=None,
@@ -188,6 +199,7 @@ def run(args):
         max_growths=args.max_growths,
         growth_factor=args.growth_factor,
         growth_until=args.growth_until,
+        new_units=args.new_units,
         verbose=1,
     )
     freeze = None

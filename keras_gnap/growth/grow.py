@@ -3,22 +3,40 @@
 import keras
 
 from keras_gnap.growth.growth_rule import plan_growth
+from keras_gnap.growth.unit_split import check_new_units
+from keras_gnap.growth.unit_split import split_new_units
 from keras_gnap.growth.weight_transfer import transfer_weights
 from keras_gnap.models.gnap_model import GNAPModel
 from keras_gnap.topology import gated_graph
 
 
-def grow(model, growth_factor=0.5, widths=None, max_width=None):
+def grow(
+    model,
+    growth_factor=0.5,
+    widths=None,
+    max_width=None,
+    new_units="split",
+    seed=None,
+):
     """Returns a wider copy of `model` that computes the same function.
 
     Gated layers get more output units (how many follows
     `keras_gnap.growth.plan_growth`, or `widths`), and every layer that
     consumes them (gated layers, batch normalisation) gets matching inputs.
-    Existing weights, gates and batch-norm statistics are copied exactly;
-    new units get fresh incoming weights and zero outgoing weights, so the
-    outputs on any batch are unchanged at the moment of growth while every
-    new weight can still learn. Layer names are kept, so weights can be
-    addressed by name across growth.
+    Existing weights, gates and batch-norm statistics are copied exactly,
+    and the outputs on any batch are unchanged at the moment of growth.
+    New units start one of two ways (`new_units`):
+
+    - `"split"`: each new unit is a copy of one of the most used units of
+      its layer, and the two share that unit's outgoing weights (see
+      `keras_gnap.growth.unit_split`).
+    - `"zero"`: fresh incoming weights and zero outgoing weights. Under a
+      sparsity term these units rarely survive: a zero outgoing weight
+      gives its gate no task gradient, so pruning closes it before the
+      unit has learned anything.
+
+    Layer names are kept, so weights can be addressed by name across
+    growth.
 
     Args:
         model: a `GNAPModel`, or a Functional or Sequential model with
@@ -29,6 +47,10 @@ def grow(model, growth_factor=0.5, widths=None, max_width=None):
             overrides the rule. Defaults to `None`.
         max_width: int. Largest width a layer may reach under the rule.
             Defaults to `None`.
+        new_units: str. How new units start: `"split"` or `"zero"`.
+            Defaults to `"split"`.
+        seed: int. Seed of the random shares of `"split"`. Defaults to
+            `None` (drawn from NumPy's global generator).
 
     Returns:
         A new model of the same kind (`GNAPModel` for a `GNAPModel`), or
@@ -36,7 +58,7 @@ def grow(model, growth_factor=0.5, widths=None, max_width=None):
 
     Raises:
         ValueError: if `widths` names a layer that cannot grow or shrinks
-            one.
+            one, or `new_units` is not `"zero"` or `"split"`.
 
     Example:
 
@@ -45,6 +67,7 @@ def grow(model, growth_factor=0.5, widths=None, max_width=None):
     >>> wider.network.get_layer("block1_conv").filters
     12
     """
+    check_new_units(new_units)
     network = model.network if isinstance(model, GNAPModel) else model
     nodes = gated_graph(network)
     if widths is None:
@@ -71,6 +94,9 @@ def grow(model, growth_factor=0.5, widths=None, max_width=None):
     for old_layer in network.layers:
         if old_layer.weights and old_layer.name not in grown:
             transfer_weights(old_layer, new_network.get_layer(old_layer.name))
+    if new_units == "split":
+        old_widths = {name: nodes[name].layer.width for name in widths}
+        split_new_units(new_network, old_widths, seed=seed)
     if isinstance(model, GNAPModel):
         return GNAPModel(new_network, name=model.name)
     return new_network

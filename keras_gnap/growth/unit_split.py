@@ -1,0 +1,136 @@
+"""Starting new units as splits of the most used existing units.
+
+A new unit with zero outgoing weights gives its outgoing gates no task
+gradient (the gate's gradient is the weight times the upstream gradient), so
+the sparsity term alone moves them and closes them, and the unit dies before
+it has learned anything. Splitting an existing unit in two (Net2Net's
+"wider" step: same incoming weights, outgoing weights shared between the
+two) also keeps the function, but both halves start in use. Each outgoing
+weight is shared in its own random proportion, which breaks the symmetry
+between the two halves from the first step.
+"""
+
+import keras
+import numpy as np
+
+from keras_gnap.topology import gated_graph
+
+NEW_UNITS = ("split", "zero")
+
+# Range of the share of an outgoing weight the new unit takes: far enough
+# from 0 and 1 that both halves keep a real part of the unit's output.
+SHARE_RANGE = (0.25, 0.75)
+
+
+def check_new_units(new_units):
+    """Raises a ValueError unless `new_units` names a known start."""
+    if new_units not in NEW_UNITS:
+        raise ValueError(
+            f"Argument `new_units` must be one of {NEW_UNITS}. "
+            f"Received: new_units={new_units!r}"
+        )
+
+
+def unit_usage(layer, consumers, width=None):
+    """Returns how much each unit of a gated layer is used.
+
+    A unit's usage is its number of kept incoming weights times its number
+    of kept outgoing weights (in every consumer), so a unit pruned on
+    either side counts 0.
+
+    Args:
+        layer: a built gated layer.
+        consumers: the gated layers that take `layer`'s units as inputs.
+        width: int. Count only the first `width` units. Defaults to all.
+
+    Returns:
+        A NumPy integer array with one entry per counted unit.
+    """
+    width = layer.width if width is None else width
+    incoming = layer.kernel_mask()[..., :width].reshape(-1, width).sum(0)
+    outgoing = np.zeros(width, dtype=np.int64)
+    for consumer in consumers:
+        # Inputs are the second-to-last kernel axis for Dense and Conv.
+        mask = np.moveaxis(consumer.kernel_mask(), -2, 0)[:width]
+        outgoing += mask.reshape(width, -1).sum(1)
+    return incoming.astype(np.int64) * outgoing
+
+
+def split_new_units(network, old_widths, seed=None):
+    """Makes the new units of a just-grown network splits of used units.
+
+    `network` is the output of growth with zero outgoing weights: every
+    layer in `old_widths` has its old units first, then its new ones. Each
+    new unit becomes a copy of one of the most used old units of its layer
+    (incoming weights, gates, bias and batch-norm statistics), and each
+    outgoing weight of that old unit is shared between the two. The
+    function the network computes is unchanged, in training mode too (the
+    copy's batch statistics are the original's). New units of a layer with
+    no used unit keep their zero outgoing weights.
+
+    Args:
+        network: a built Functional or Sequential model with gated layers,
+            changed in place.
+        old_widths: dict from the name of each grown layer to its width
+            before growth.
+        seed: int. Seed of the random shares. Defaults to `None`, which
+            draws it from NumPy's global generator (seeded by
+            `keras.utils.set_random_seed`).
+    """
+    if seed is None:
+        seed = np.random.randint(2**31 - 1)
+    rng = np.random.default_rng(seed)
+    nodes = gated_graph(network)
+    # Network order puts producers first, so a layer copies input rows its
+    # producer's split has already set.
+    for name, node in nodes.items():
+        old_width = old_widths.get(name)
+        if old_width is None or old_width >= node.layer.width:
+            continue
+        consumers = [nodes[c].layer for c in node.consumers]
+        usage = unit_usage(node.layer, consumers, old_width)
+        live = [u for u in np.argsort(-usage, kind="stable") if usage[u] > 0]
+        if not live:
+            continue
+        for offset, new in enumerate(range(old_width, node.layer.width)):
+            source = int(live[offset % len(live)])
+            _copy_unit(node, source, new)
+            for consumer in consumers:
+                _share_outgoing(consumer, source, new, rng)
+
+
+def _copy_unit(node, source, new):
+    layer = node.layer
+    _assign_slice(layer.kernel, -1, source, new)
+    if layer.gating == "weight":
+        _assign_slice(layer.gate, -1, source, new)
+    else:
+        _assign_slice(layer.gate, 0, source, new)
+    if layer.bias is not None:
+        _assign_slice(layer.bias, 0, source, new)
+    for channelwise in node.path:
+        if isinstance(channelwise, keras.layers.BatchNormalization):
+            for weight in channelwise.weights:
+                _assign_slice(weight, 0, source, new)
+
+
+def _share_outgoing(consumer, source, new, rng):
+    kernel = consumer.kernel.numpy()
+    original = np.take(kernel, source, axis=-2)
+    share = rng.uniform(*SHARE_RANGE, size=original.shape).astype(kernel.dtype)
+    _set(kernel, -2, new, share * original)
+    _set(kernel, -2, source, (1 - share) * original)
+    consumer.kernel.assign(kernel)
+    if consumer.gating == "weight":
+        _assign_slice(consumer.gate, -2, source, new)
+
+
+def _assign_slice(variable, axis, source, new):
+    value = variable.numpy()
+    _set(value, axis, new, np.take(value, source, axis=axis))
+    variable.assign(value)
+
+
+def _set(array, axis, index, value):
+    moved = np.moveaxis(array, axis, 0)
+    moved[index] = value

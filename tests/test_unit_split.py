@@ -1,0 +1,161 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from data_helpers import ScriptedValLoss
+from test_growth import _close_some_gates
+from test_growth import _randomise_batch_norm
+
+import keras_gnap
+from keras_gnap.growth.unit_split import SHARE_RANGE
+from keras_gnap.growth.unit_split import unit_usage
+
+
+def _pruned_model():
+    model = keras_gnap.build_gnap((16, 16, 1), 4, classifier_activation=None)
+    _close_some_gates(model.network)
+    _randomise_batch_norm(model.network)
+    return model
+
+
+@pytest.mark.parametrize(
+    "widths",
+    [
+        None,
+        # Producer and consumer both grow; block3 gets more new units than
+        # block2 has old ones, so some units are split twice.
+        {"block2_conv": 13, "block3_conv": 40},
+    ],
+)
+def test_split_growth_preserves_logits(widths):
+    model = _pruned_model()
+    x = np.random.rand(8, 16, 16, 1).astype("float32")
+    before_training_mode = model(x, training=True).numpy()
+    before = model.predict(x, verbose=0)  # after the moving stats update
+    grown = keras_gnap.grow(model, widths=widths, new_units="split", seed=3)
+    np.testing.assert_allclose(grown.predict(x, verbose=0), before, atol=1e-5)
+    np.testing.assert_allclose(
+        grown(x, training=True).numpy(), before_training_mode, atol=1e-5
+    )
+    assert keras_gnap.count_params(grown) > keras_gnap.count_params(model)
+
+
+def test_new_unit_copies_most_used_unit_and_shares_its_outputs():
+    model = _pruned_model()
+    network = model.network
+    conv2 = network.get_layer("block2_conv")
+    conv3 = network.get_layer("block3_conv")
+    # Unit 5 of block2 is used far more than the others.
+    gate = conv2.gate.numpy()
+    gate[..., :] = -1.0
+    gate[..., 5] = 1.0
+    gate[0, 0, 0, :] = 1.0  # every unit keeps one incoming weight
+    conv2.gate.assign(gate)
+    usage = unit_usage(conv2, [conv3])
+    assert int(np.argmax(usage)) == 5 and np.all(usage > 0)
+    grown = keras_gnap.grow(
+        model, widths={"block2_conv": 9}, new_units="split", seed=0
+    )
+    new2 = grown.network.get_layer("block2_conv")
+    new3 = grown.network.get_layer("block3_conv")
+    np.testing.assert_array_equal(
+        new2.kernel.numpy()[..., 8], new2.kernel.numpy()[..., 5]
+    )
+    np.testing.assert_array_equal(
+        new2.gate.numpy()[..., 8], new2.gate.numpy()[..., 5]
+    )
+    bn = grown.network.get_layer("block2_bn")
+    for weight in bn.weights:
+        assert weight.numpy()[8] == weight.numpy()[5]
+    old_rows = conv3.kernel.numpy()[:, :, 5, :]
+    source_rows = new3.kernel.numpy()[:, :, 5, :]
+    new_rows = new3.kernel.numpy()[:, :, 8, :]
+    np.testing.assert_allclose(source_rows + new_rows, old_rows, atol=1e-6)
+    share = new_rows[old_rows != 0] / old_rows[old_rows != 0]
+    assert np.all((share >= SHARE_RANGE[0]) & (share <= SHARE_RANGE[1]))
+    assert np.std(share) > 0.05  # one share per weight, not one per unit
+    np.testing.assert_array_equal(
+        new3.gate.numpy()[:, :, 8, :], new3.gate.numpy()[:, :, 5, :]
+    )
+
+
+def _task_gradient_of_new_outgoing_gates(new_units):
+    model = keras_gnap.build_gnap((16, 16, 1), 3, sparsity=0.0)
+    grown = keras_gnap.grow(
+        model, widths={"block2_conv": 12}, new_units=new_units, seed=0
+    )
+    conv3 = grown.network.get_layer("block3_conv")
+    x = tf.constant(np.random.rand(16, 16, 16, 1).astype("float32"))
+    y = tf.constant(np.random.randint(0, 3, 16))
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, grown(x, training=True))
+    gradient = tape.gradient(loss, conv3.gate).numpy()
+    return np.abs(gradient[:, :, 8:, :]).sum()
+
+
+def test_split_gives_new_outgoing_gates_a_task_gradient():
+    # The reason for splitting: a zero outgoing weight gives its gate no
+    # task gradient, so only the sparsity term moves it (it closes).
+    assert _task_gradient_of_new_outgoing_gates("zero") == 0.0
+    assert _task_gradient_of_new_outgoing_gates("split") > 0.0
+
+
+def test_split_halves_diverge_when_trained():
+    model = keras_gnap.build_gnap((16, 16, 1), 3)
+    grown = keras_gnap.grow(
+        model, widths={"block2_conv": 9}, new_units="split", seed=0
+    )
+    conv2 = grown.network.get_layer("block2_conv")
+    kernel = conv2.kernel.numpy()
+    source = [
+        u for u in range(8) if np.array_equal(kernel[..., u], kernel[..., 8])
+    ]
+    assert len(source) == 1
+    grown.compile("adam", "sparse_categorical_crossentropy")
+    x = np.random.rand(32, 16, 16, 1).astype("float32")
+    y = np.random.randint(0, 3, 32)
+    grown.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    kernel = conv2.kernel.numpy()
+    assert not np.allclose(kernel[..., 8], kernel[..., source[0]])
+
+
+def test_layer_without_used_units_keeps_zero_outgoing_weights():
+    model = keras_gnap.build_gnap((16, 16, 1), 3)
+    conv2 = model.network.get_layer("block2_conv")
+    conv2.gate.assign(-np.ones(conv2.gate.shape, "float32"))
+    grown = keras_gnap.grow(
+        model, widths={"block2_conv": 10}, new_units="split", seed=0
+    )
+    conv3 = grown.network.get_layer("block3_conv")
+    assert np.all(conv3.kernel.numpy()[:, :, 8:, :] == 0.0)
+
+
+def test_growth_callback_splits_units():
+    model = keras_gnap.build_gnap((16, 16, 1), 3)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x = np.random.rand(32, 16, 16, 1).astype("float32")
+    y = np.random.randint(0, 3, 32)
+    growth = keras_gnap.GrowthCallback(
+        patience=1, max_growths=1, growth_until=None, new_units="split"
+    )
+    model.fit(
+        x,
+        y,
+        epochs=2,
+        batch_size=16,
+        verbose=0,
+        callbacks=[ScriptedValLoss([1.0, 1.0]), growth],
+    )
+    event = growth.growth_events[0]
+    assert event["effective_params_after"] > event["effective_params_before"]
+
+
+@pytest.mark.parametrize("new_units", ["random", None, 1])
+def test_bad_new_units(new_units):
+    model = keras_gnap.build_gnap((16, 16, 1), 3)
+    message = f"Received: new_units={new_units!r}"
+    with pytest.raises(ValueError, match=message):
+        keras_gnap.grow(model, new_units=new_units)
+    with pytest.raises(ValueError, match=message):
+        keras_gnap.GrowthCallback(new_units=new_units)
