@@ -181,9 +181,9 @@ def trained():
         keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy"
     )
     model.fit(x_train, y_train, epochs=4, batch_size=32, verbose=0)
-    # Growth adds units with zero outgoing weights: dead until trained, so
+    # Units added with zero outgoing weights are dead until trained, so
     # compaction has something to remove.
-    model = keras_gnap.grow(model, widths={"block1_conv": 9})
+    model = keras_gnap.grow(model, widths={"block1_conv": 9}, new_units="zero")
     return model, x_val, y_val
 
 

@@ -9,6 +9,7 @@ from data_helpers import digit_arrays
 from data_helpers import write_idx_dir
 
 import keras_gnap
+from keras_gnap.cli import train_command
 from keras_gnap.cli.main import main
 
 
@@ -21,7 +22,14 @@ def idx_dir(tmp_path):
     )
 
 
-def test_train_writes_model_and_history(idx_dir, tmp_path, capsys):
+def test_train_writes_model_and_history(idx_dir, tmp_path, capsys, monkeypatch):
+    growth_arguments = {}
+
+    def growth_callback(**kwargs):
+        growth_arguments.update(kwargs)
+        return keras_gnap.GrowthCallback(**kwargs)
+
+    monkeypatch.setattr(train_command, "GrowthCallback", growth_callback)
     output = tmp_path / "run"
     code = main(
         [
@@ -41,7 +49,7 @@ def test_train_writes_model_and_history(idx_dir, tmp_path, capsys):
             "--freeze-gates-at",
             "0.5",
             "--new-units",
-            "split",
+            "zero",
             "--output",
             str(output),
             "--verbose",
@@ -55,7 +63,8 @@ def test_train_writes_model_and_history(idx_dir, tmp_path, capsys):
     assert 0 <= results["validation_accuracy"] <= 1
     assert 0 <= results["test_accuracy"] <= 1
     assert record["arguments"]["growth_until"] == 0.5
-    assert record["arguments"]["new_units"] == "split"
+    assert record["arguments"]["new_units"] == "zero"
+    assert growth_arguments["new_units"] == "zero"
     # growth_until=0.5 of 2 epochs: no growth after the first epoch (the
     # rule itself is tested in test_growth_callback.py).
     assert all(event["epoch"] <= 1 for event in record["growth_events"])

@@ -11,24 +11,27 @@ from keras_gnap.growth.unit_split import SHARE_RANGE
 from keras_gnap.growth.unit_split import unit_usage
 
 
-def _pruned_model():
-    model = keras_gnap.build_gnap((16, 16, 1), 4, classifier_activation=None)
+def _pruned_model(gating="weight"):
+    model = keras_gnap.build_gnap(
+        (16, 16, 1), 4, classifier_activation=None, gating=gating
+    )
     _close_some_gates(model.network)
     _randomise_batch_norm(model.network)
     return model
 
 
+@pytest.mark.parametrize("gating", ["weight", "channel"])
 @pytest.mark.parametrize(
     "widths",
     [
         None,
-        # Producer and consumer both grow; block3 gets more new units than
-        # block2 has old ones, so some units are split twice.
+        # Producer and consumer both grow, and block3 adds 24 units to its
+        # 16, so some of its units are split twice.
         {"block2_conv": 13, "block3_conv": 40},
     ],
 )
-def test_split_growth_preserves_logits(widths):
-    model = _pruned_model()
+def test_split_growth_preserves_logits(widths, gating):
+    model = _pruned_model(gating)
     x = np.random.rand(8, 16, 16, 1).astype("float32")
     before_training_mode = model(x, training=True).numpy()
     before = model.predict(x, verbose=0)  # after the moving stats update
@@ -94,6 +97,64 @@ def _task_gradient_of_new_outgoing_gates(new_units):
     return np.abs(gradient[:, :, 8:, :]).sum()
 
 
+def test_sequential_dense_network_with_biases_splits_exactly():
+    network = keras.Sequential(
+        [
+            keras.Input((12,)),
+            keras_gnap.GatedDense(6, activation="relu", name="hidden1"),
+            keras.layers.BatchNormalization(),
+            keras_gnap.GatedDense(5, activation="relu", name="hidden2"),
+            keras_gnap.GatedDense(3, name="out"),
+        ]
+    )
+    _randomise_batch_norm(network)
+    for layer in network.layers:
+        if isinstance(layer, keras_gnap.GatedDense):
+            layer.bias.assign(np.random.rand(*layer.bias.shape))
+    x = np.random.rand(8, 12).astype("float32")
+    before = network.predict(x, verbose=0)
+    grown = keras_gnap.grow(
+        network, widths={"hidden1": 9, "hidden2": 7}, new_units="split"
+    )
+    np.testing.assert_allclose(grown.predict(x, verbose=0), before, atol=1e-5)
+    hidden1 = grown.get_layer("hidden1")
+    bias = hidden1.bias.numpy()
+    assert all(bias[new] in bias[:6] for new in range(6, 9))
+
+
+def test_unit_split_into_many_parts_shares_evenly():
+    model = keras_gnap.build_gnap((16, 16, 1), 3)
+    conv2 = model.network.get_layer("block2_conv")
+    gate = conv2.gate.numpy()
+    gate[..., 1:] = -1.0  # unit 0 is the only used unit
+    conv2.gate.assign(gate)
+    original = model.network.get_layer("block3_conv").kernel.numpy()[..., 0, :]
+    grown = keras_gnap.grow(
+        model, widths={"block2_conv": 12}, new_units="split", seed=0
+    )
+    kernel = grown.network.get_layer("block3_conv").kernel.numpy()
+    parts = kernel[:, :, [0, 8, 9, 10, 11], :] / original[:, :, None, :]
+    np.testing.assert_allclose(parts.sum(axis=2), 1.0, atol=1e-5)
+    # Five parts, one of each weight each: none near 0, each near 1/5 on
+    # average (sequential splits in SHARE_RANGE would leave the source
+    # about 0.5**4 of its weights).
+    assert parts.min() > 0.05
+    np.testing.assert_allclose(parts.mean(axis=(0, 1, 3)), 0.2, atol=0.03)
+
+
+def test_seed_fixes_the_shares():
+    model = _pruned_model()
+
+    def kernel(seed):
+        grown = keras_gnap.grow(
+            model, widths={"block2_conv": 10}, new_units="split", seed=seed
+        )
+        return grown.network.get_layer("block3_conv").kernel.numpy()
+
+    np.testing.assert_array_equal(kernel(7), kernel(7))
+    assert not np.array_equal(kernel(7), kernel(8))
+
+
 def test_split_gives_new_outgoing_gates_a_task_gradient():
     # The reason for splitting: a zero outgoing weight gives its gate no
     # task gradient, so only the sparsity term moves it (it closes).
@@ -120,10 +181,13 @@ def test_split_halves_diverge_when_trained():
     assert not np.allclose(kernel[..., 8], kernel[..., source[0]])
 
 
-def test_layer_without_used_units_keeps_zero_outgoing_weights():
+@pytest.mark.parametrize("pruned", ["block2_conv", "block3_conv"])
+def test_layer_without_used_units_keeps_zero_outgoing_weights(pruned):
+    # block2's units are unused when their incoming gates are all closed
+    # (block2 pruned) or their outgoing ones are (block3 pruned).
     model = keras_gnap.build_gnap((16, 16, 1), 3)
-    conv2 = model.network.get_layer("block2_conv")
-    conv2.gate.assign(-np.ones(conv2.gate.shape, "float32"))
+    layer = model.network.get_layer(pruned)
+    layer.gate.assign(-np.ones(layer.gate.shape, "float32"))
     grown = keras_gnap.grow(
         model, widths={"block2_conv": 10}, new_units="split", seed=0
     )
@@ -131,13 +195,14 @@ def test_layer_without_used_units_keeps_zero_outgoing_weights():
     assert np.all(conv3.kernel.numpy()[:, :, 8:, :] == 0.0)
 
 
-def test_growth_callback_splits_units():
+@pytest.mark.parametrize("new_units", ["split", "zero"])
+def test_growth_callback_passes_new_units(new_units):
     model = keras_gnap.build_gnap((16, 16, 1), 3)
     model.compile("adam", "sparse_categorical_crossentropy")
     x = np.random.rand(32, 16, 16, 1).astype("float32")
     y = np.random.randint(0, 3, 32)
     growth = keras_gnap.GrowthCallback(
-        patience=1, max_growths=1, growth_until=None, new_units="split"
+        patience=1, max_growths=1, growth_until=None, new_units=new_units
     )
     model.fit(
         x,
@@ -148,7 +213,10 @@ def test_growth_callback_splits_units():
         callbacks=[ScriptedValLoss([1.0, 1.0]), growth],
     )
     event = growth.growth_events[0]
-    assert event["effective_params_after"] > event["effective_params_before"]
+    before = event["effective_params_before"]
+    after = event["effective_params_after"]
+    # Copies of used units count at once; zero-start units are dead.
+    assert after > before if new_units == "split" else after == before
 
 
 @pytest.mark.parametrize("new_units", ["random", None, 1])
@@ -159,3 +227,9 @@ def test_bad_new_units(new_units):
         keras_gnap.grow(model, new_units=new_units)
     with pytest.raises(ValueError, match=message):
         keras_gnap.GrowthCallback(new_units=new_units)
+
+
+def test_bad_seed():
+    model = keras_gnap.build_gnap((16, 16, 1), 3)
+    with pytest.raises(ValueError, match="Received: seed='1'"):
+        keras_gnap.grow(model, seed="1")

@@ -4,6 +4,7 @@ import keras
 
 from keras_gnap.growth.growth_rule import plan_growth
 from keras_gnap.growth.unit_split import check_new_units
+from keras_gnap.growth.unit_split import check_seed
 from keras_gnap.growth.unit_split import split_new_units
 from keras_gnap.growth.weight_transfer import transfer_weights
 from keras_gnap.models.gnap_model import GNAPModel
@@ -23,13 +24,14 @@ def grow(
     Gated layers get more output units (how many follows
     `keras_gnap.growth.plan_growth`, or `widths`), and every layer that
     consumes them (gated layers, batch normalisation) gets matching inputs.
-    Existing weights, gates and batch-norm statistics are copied exactly,
-    and the outputs on any batch are unchanged at the moment of growth.
-    New units start one of two ways (`new_units`):
+    Existing weights, gates and batch-norm statistics are copied exactly
+    (except the outgoing weights of split units, below), and the outputs on
+    any batch are unchanged at the moment of growth. New units start one of
+    two ways (`new_units`):
 
-    - `"split"`: each new unit is a copy of one of the most used units of
-      its layer, and the two share that unit's outgoing weights (see
-      `keras_gnap.growth.unit_split`).
+    - `"split"`: each new unit is a copy of a used unit of its layer, the
+      most used first, and the copies share that unit's outgoing weights
+      with it (see `keras_gnap.growth.unit_split`).
     - `"zero"`: fresh incoming weights and zero outgoing weights. Under a
       sparsity term these units rarely survive: a zero outgoing weight
       gives its gate no task gradient, so pruning closes it before the
@@ -58,7 +60,8 @@ def grow(
 
     Raises:
         ValueError: if `widths` names a layer that cannot grow or shrinks
-            one, or `new_units` is not `"zero"` or `"split"`.
+            one, `new_units` is not `"split"` or `"zero"`, or `seed` is
+            not an integer or `None`.
 
     Example:
 
@@ -68,6 +71,7 @@ def grow(
     12
     """
     check_new_units(new_units)
+    check_seed(seed)
     network = model.network if isinstance(model, GNAPModel) else model
     nodes = gated_graph(network)
     if widths is None:

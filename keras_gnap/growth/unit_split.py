@@ -3,11 +3,11 @@
 A new unit with zero outgoing weights gives its outgoing gates no task
 gradient (the gate's gradient is the weight times the upstream gradient), so
 the sparsity term alone moves them and closes them, and the unit dies before
-it has learned anything. Splitting an existing unit in two (Net2Net's
-"wider" step: same incoming weights, outgoing weights shared between the
-two) also keeps the function, but both halves start in use. Each outgoing
-weight is shared in its own random proportion, which breaks the symmetry
-between the two halves from the first step.
+it has learned anything. Splitting an existing unit (Net2Net's "wider"
+step: the copies get its incoming weights, and its outgoing weights are
+shared among them) also keeps the function, but every part starts in use.
+Each outgoing weight is shared in its own random proportions, which breaks
+the symmetry between the copies from the first step.
 """
 
 import keras
@@ -17,8 +17,10 @@ from keras_gnap.topology import gated_graph
 
 NEW_UNITS = ("split", "zero")
 
-# Range of the share of an outgoing weight the new unit takes: far enough
-# from 0 and 1 that both halves keep a real part of the unit's output.
+# Range of the share of an outgoing weight a copy takes when a unit is split
+# in two: far enough from 0 and 1 that both keep a real part of the unit's
+# output. A unit split into more parts shares its weights stick by stick,
+# each copy taking this range scaled to an equal expected part.
 SHARE_RANGE = (0.25, 0.75)
 
 
@@ -28,6 +30,17 @@ def check_new_units(new_units):
         raise ValueError(
             f"Argument `new_units` must be one of {NEW_UNITS}. "
             f"Received: new_units={new_units!r}"
+        )
+
+
+def check_seed(seed):
+    """Raises a ValueError unless `seed` is an integer or `None`."""
+    if seed is not None and (
+        not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)
+    ):
+        raise ValueError(
+            "Argument `seed` must be an integer or None. "
+            f"Received: seed={seed!r}"
         )
 
 
@@ -61,11 +74,15 @@ def split_new_units(network, old_widths, seed=None):
 
     `network` is the output of growth with zero outgoing weights: every
     layer in `old_widths` has its old units first, then its new ones. Each
-    new unit becomes a copy of one of the most used old units of its layer
-    (incoming weights, gates, bias and batch-norm statistics), and each
-    outgoing weight of that old unit is shared between the two. The
-    function the network computes is unchanged, in training mode too (the
-    copy's batch statistics are the original's). New units of a layer with
+    new unit becomes a copy of a used old unit of its layer (its incoming
+    weights and gates, bias, and the batch-norm parameters and statistics
+    of its channel), the most used units first; a layer that adds more
+    units than it has used ones splits them again, in the same order. Each
+    outgoing weight of a split unit is shared among the unit and its
+    copies in random proportions with equal expected parts. The function
+    the network computes is unchanged, in training mode too (a copy's
+    batch statistics are its source's), except that random layers such as
+    dropout draw independent noise for a copy. New units of a layer with
     no used unit keep their zero outgoing weights.
 
     Args:
@@ -76,13 +93,15 @@ def split_new_units(network, old_widths, seed=None):
         seed: int. Seed of the random shares. Defaults to `None`, which
             draws it from NumPy's global generator (seeded by
             `keras.utils.set_random_seed`).
+
+    Raises:
+        ValueError: if `seed` is not an integer or `None`.
     """
+    check_seed(seed)
     if seed is None:
         seed = np.random.randint(2**31 - 1)
     rng = np.random.default_rng(seed)
     nodes = gated_graph(network)
-    # Network order puts producers first, so a layer copies input rows its
-    # producer's split has already set.
     for name, node in nodes.items():
         old_width = old_widths.get(name)
         if old_width is None or old_width >= node.layer.width:
@@ -92,11 +111,19 @@ def split_new_units(network, old_widths, seed=None):
         live = [u for u in np.argsort(-usage, kind="stable") if usage[u] > 0]
         if not live:
             continue
-        for offset, new in enumerate(range(old_width, node.layer.width)):
-            source = int(live[offset % len(live)])
+        new_units = range(old_width, node.layer.width)
+        sources = [int(live[i % len(live)]) for i in range(len(new_units))]
+        copies = {source: sources.count(source) for source in sources}
+        made = dict.fromkeys(copies, 0)
+        for source, new in zip(sources, new_units, strict=True):
+            made[source] += 1
+            # Stick-breaking: the i-th of k copies takes, on average,
+            # 1 / (k + 2 - i) of what is left, so all k + 1 parts are
+            # equal in expectation; one copy takes SHARE_RANGE itself.
+            scale = 2.0 / (copies[source] + 2 - made[source])
             _copy_unit(node, source, new)
             for consumer in consumers:
-                _share_outgoing(consumer, source, new, rng)
+                _share_outgoing(consumer, source, new, rng, scale)
 
 
 def _copy_unit(node, source, new):
@@ -114,10 +141,11 @@ def _copy_unit(node, source, new):
                 _assign_slice(weight, 0, source, new)
 
 
-def _share_outgoing(consumer, source, new, rng):
+def _share_outgoing(consumer, source, new, rng, scale=1.0):
     kernel = consumer.kernel.numpy()
     original = np.take(kernel, source, axis=-2)
-    share = rng.uniform(*SHARE_RANGE, size=original.shape).astype(kernel.dtype)
+    share = rng.uniform(*SHARE_RANGE, size=original.shape) * scale
+    share = share.astype(kernel.dtype)
     _set(kernel, -2, new, share * original)
     _set(kernel, -2, source, (1 - share) * original)
     consumer.kernel.assign(kernel)
