@@ -288,14 +288,22 @@ def _recipe_lines(run):
         f"batch {recipe['training']['batch_size']}, "
         f"{recipe['training']['epochs']} epochs; augmentation: {shifts}; "
         f"growth on `{growth['monitor']}` with patience "
-        f"{growth['patience']}, factor {growth['growth_factor']}, at most "
+        f"{growth['patience']}"
+        + (
+            f" and min_delta {growth['min_delta']}"
+            if growth.get("min_delta")
+            else ""
+        )
+        + f", factor {growth['growth_factor']}, at most "
         f"{growth['max_growths']} growths and "
         f"{growth['max_params']:,} dense params"
         + (
-            f", none after {growth['growth_until']:.0%} of the epochs."
+            f", none after {growth['growth_until']:.0%} of the epochs"
             if growth.get("growth_until")
-            else "."
-        ),
+            else ""
+        )
+        # Runs made before new_units existed started units at zero.
+        + f"; new units: {growth.get('new_units', 'zero')}.",
     ]
 
 
