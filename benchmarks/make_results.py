@@ -117,10 +117,11 @@ def render(runs, overheads):
 def headline_rows(runs):
     """Returns a Markdown table of GNAP's results against the baselines.
 
-    One row per recipe and seed with a GNAP run: GNAP's accuracy and
-    effective parameters, then the accuracy and effective parameters of
-    the dense CNN, of gradual magnitude pruning and of GNAP with growth
-    off, when they were run. Meant for the README.
+    One row per recipe and seed with a GNAP run (the seed is named when
+    a recipe has several): GNAP's accuracy and effective parameters, then
+    the accuracy and effective parameters of the dense CNN, of gradual
+    magnitude pruning and of GNAP with growth off, when they were run.
+    Meant for the README.
 
     Args:
         runs: list of run dicts from `load_results`.
@@ -142,8 +143,16 @@ def headline_rows(runs):
             if r["recipe_name"] == run["recipe_name"]
             and r["seed"] == run["seed"]
         }
+        title = RECIPE_TITLES.get(run["recipe_name"], run["recipe_name"])
+        seeds = {
+            r["seed"]
+            for r in runs
+            if r["variant"] == "gnap" and r["recipe_name"] == run["recipe_name"]
+        }
+        if len(seeds) > 1:
+            title += f", seed {run['seed']}"
         cells = [
-            RECIPE_TITLES.get(run["recipe_name"], run["recipe_name"]),
+            title,
             f"{_percent(run['accuracy'])} ({run['accuracy_split']})",
             f"{run['effective_params']:,}",
         ]
@@ -214,11 +223,16 @@ def _stale_lines(runs):
     A baseline compares with GNAP only when both ran the same recipe
     (growth settings aside for the variants that do not grow, and gate
     freezing aside for those without gates to train), and a sized baseline
-    only when this GNAP run sized it.
+    only when this GNAP run sized it. Each run is compared with the GNAP
+    run of its own seed (the first GNAP run when its seed has none), since
+    each seed's baselines are sized by that seed's GNAP run.
     """
-    gnap = next((r for r in runs if r["variant"] == "gnap"), None)
-    if gnap is None:
+    gnaps = [r for r in runs if r["variant"] == "gnap"]
+    if not gnaps:
         return []
+    by_seed = {}
+    for run in gnaps:
+        by_seed.setdefault(run["seed"], run)
     ignored = {
         "dense": {"growth", "freeze_gates"},
         "gmp": {"growth", "freeze_gates"},
@@ -226,9 +240,12 @@ def _stale_lines(runs):
     }
     stale = []
     for run in runs:
-        if run is gnap:
+        if run["variant"] == "gnap":
             continue
+        gnap = by_seed.get(run["seed"], gnaps[0])
         label = VARIANT_LABELS.get(run["variant"], run["variant"])
+        if len(by_seed) > 1:
+            label += f" (seed {run['seed']})"
         skip = ignored.get(run["variant"], set()) | {"name"}
         differences = _differences(
             {k: v for k, v in gnap["recipe"].items() if k not in skip},

@@ -104,7 +104,8 @@ epochs 6, 14 and 30 (the second and third growths widened only
 half as open as the most open layer's), and 38 of the 41 units it added
 kept incoming and outgoing weights. Sparsity 0.05 spent more of the
 budget for no accuracy: 99.29% with 5,261 (growths at epochs 13 and 20).
-0.1 was kept: the same accuracy with half the parameters.
+0.1 was kept: the same accuracy with half the parameters. With seed 1 the
+recipe grew once (epoch 23) and reached 99.29% with 2,659.
 
 Settings that every recipe shares:
 

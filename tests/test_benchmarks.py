@@ -323,6 +323,42 @@ def test_make_results_flags_runs_with_other_settings(bench, tmp_path):
     assert "`training.epochs` (40 for GNAP, 60)" in flagged
 
 
+def test_make_results_checks_each_baseline_against_its_own_seed(
+    bench, tmp_path
+):
+    make_results = bench["make_results"]
+    results = tmp_path / "results"
+    results.mkdir()
+    runs = {}
+    for seed, params in ((0, 6100), (1, 5900)):
+        gnap = _fake_run("gnap", 0.9950, params)
+        dense = _fake_run("dense", 0.9915, params + 10)
+        dense["reference"] = {"effective_params": params}
+        runs[f"gnap_seed{seed}"] = gnap
+        runs[f"dense_seed{seed}"] = dense
+    # Sized by seed 0's GNAP run, not by its own seed's.
+    gmp = _fake_run("gmp", 0.9920, 6100)
+    gmp["reference"] = {"effective_params": 6100}
+    runs["gmp_seed1"] = gmp
+    for name, run in runs.items():
+        run["seed"] = int(name[-1])
+        (results / f"mnist_{name}.json").write_text(json.dumps(run))
+    text = make_results.main(
+        ["--results-dir", str(results), "--output", str(tmp_path / "R.md")]
+    )
+    flagged = text.split("Runs whose settings differ")[1].split("\n\n")[1]
+    headline = make_results.headline_rows(make_results.load_results(results)[0])
+    assert (
+        "| MNIST, seed 1 | 99.50% (validation) | 5,900 | 99.15% at 5,910 |"
+        in (headline)
+    )
+    assert "(a) dense CNN" not in flagged
+    assert (
+        "magnitude pruning, same params (seed 1): sized by an earlier GNAP "
+        "run (6,100 effective params)" in flagged
+    )
+
+
 # === reproduce.py end to end ===
 
 
