@@ -348,10 +348,8 @@ def test_make_results_checks_each_baseline_against_its_own_seed(
     )
     flagged = text.split("Runs whose settings differ")[1].split("\n\n")[1]
     headline = make_results.headline_rows(make_results.load_results(results)[0])
-    assert (
-        "| MNIST, seed 1 | 99.50% (validation) | 5,900 | 99.15% at 5,910 |"
-        in (headline)
-    )
+    row = "| MNIST, seed 1 | 99.50% (validation) | 5,900 | 99.15% at 5,910 |"
+    assert row in headline
     assert "(a) dense CNN" not in flagged
     assert (
         "magnitude pruning, same params (seed 1): sized by an earlier GNAP "
