@@ -134,6 +134,10 @@ def headline_rows(runs):
         "Magnitude pruning | GNAP, growth off |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
+    gnap_seeds = {}
+    for run in runs:
+        if run["variant"] == "gnap":
+            gnap_seeds.setdefault(run["recipe_name"], set()).add(run["seed"])
     for run in runs:
         if run["variant"] != "gnap":
             continue
@@ -144,12 +148,7 @@ def headline_rows(runs):
             and r["seed"] == run["seed"]
         }
         title = RECIPE_TITLES.get(run["recipe_name"], run["recipe_name"])
-        seeds = {
-            r["seed"]
-            for r in runs
-            if r["variant"] == "gnap" and r["recipe_name"] == run["recipe_name"]
-        }
-        if len(seeds) > 1:
+        if len(gnap_seeds[run["recipe_name"]]) > 1:
             title += f", seed {run['seed']}"
         cells = [
             title,
