@@ -50,6 +50,8 @@ def test_train_writes_model_and_history(idx_dir, tmp_path, capsys, monkeypatch):
             "0.5",
             "--new-units",
             "zero",
+            "--split-noise",
+            "0.25",
             "--output",
             str(output),
             "--verbose",
@@ -65,6 +67,7 @@ def test_train_writes_model_and_history(idx_dir, tmp_path, capsys, monkeypatch):
     assert record["arguments"]["growth_until"] == 0.5
     assert record["arguments"]["new_units"] == "zero"
     assert growth_arguments["new_units"] == "zero"
+    assert growth_arguments["split_noise"] == 0.25
     # growth_until=0.5 of 2 epochs: no growth after the first epoch (the
     # rule itself is tested in test_growth_callback.py).
     assert all(event["epoch"] <= 1 for event in record["growth_events"])
@@ -90,6 +93,8 @@ def test_train_writes_model_and_history(idx_dir, tmp_path, capsys, monkeypatch):
         ("--freeze-gates-at", "0"),
         ("--epochs", "0"),
         ("--patience", "-1"),
+        ("--split-noise", "-0.5"),
+        ("--split-noise", "nan"),
     ],
 )
 def test_train_rejects_bad_options(option, value, idx_dir, capsys):

@@ -35,7 +35,9 @@ def test_split_growth_preserves_logits(widths, gating):
     x = np.random.rand(8, 16, 16, 1).astype("float32")
     before_training_mode = model(x, training=True).numpy()
     before = model.predict(x, verbose=0)  # after the moving stats update
-    grown = keras_gnap.grow(model, widths=widths, new_units="split", seed=3)
+    grown = keras_gnap.grow(
+        model, widths=widths, new_units="split", seed=3, split_noise=0
+    )
     np.testing.assert_allclose(grown.predict(x, verbose=0), before, atol=1e-5)
     np.testing.assert_allclose(
         grown(x, training=True).numpy(), before_training_mode, atol=1e-5
@@ -114,7 +116,10 @@ def test_sequential_dense_network_with_biases_splits_exactly():
     x = np.random.rand(8, 12).astype("float32")
     before = network.predict(x, verbose=0)
     grown = keras_gnap.grow(
-        network, widths={"hidden1": 9, "hidden2": 7}, new_units="split"
+        network,
+        widths={"hidden1": 9, "hidden2": 7},
+        new_units="split",
+        split_noise=0,
     )
     np.testing.assert_allclose(grown.predict(x, verbose=0), before, atol=1e-5)
     hidden1 = grown.get_layer("hidden1")
@@ -142,6 +147,43 @@ def test_unit_split_into_many_parts_shares_evenly():
     np.testing.assert_allclose(parts.mean(axis=(0, 1, 3)), 0.2, atol=0.03)
 
 
+def test_split_noise_changes_the_function_by_its_size():
+    model = _pruned_model()
+    x = np.random.rand(8, 16, 16, 1).astype("float32")
+    before = model.predict(x, verbose=0)
+
+    def change(split_noise):
+        grown = keras_gnap.grow(
+            model,
+            widths={"block2_conv": 12},
+            new_units="split",
+            seed=0,
+            split_noise=split_noise,
+        )
+        return np.abs(grown.predict(x, verbose=0) - before).mean()
+
+    assert change(0) < 1e-5
+    assert 1e-5 < change(0.1) < change(0.5)
+
+
+def test_split_noise_spread_is_relative_to_the_source():
+    model = _pruned_model()
+    conv2 = model.network.get_layer("block2_conv")
+    grown = keras_gnap.grow(
+        model, widths={"block2_conv": 9}, seed=0, split_noise=0.5
+    )
+    new2 = grown.network.get_layer("block2_conv")
+    usage = unit_usage(conv2, [model.network.get_layer("block3_conv")])
+    source = int(np.argmax(usage))
+    noise = new2.kernel.numpy()[..., 8] - conv2.kernel.numpy()[..., source]
+    kept = conv2.kernel.numpy()[..., source][conv2.kernel_mask()[..., source]]
+    assert np.std(noise) == pytest.approx(0.5 * np.std(kept), rel=0.25)
+    # Only the new copy moves: the source keeps its incoming weights.
+    np.testing.assert_array_equal(
+        new2.kernel.numpy()[..., source], conv2.kernel.numpy()[..., source]
+    )
+
+
 def test_seed_fixes_the_shares():
     model = _pruned_model()
 
@@ -163,9 +205,15 @@ def test_split_gives_new_outgoing_gates_a_task_gradient():
 
 
 def test_split_halves_diverge_when_trained():
+    # Without noise, the random shares of the outgoing weights alone make
+    # the copies' gradients differ.
     model = keras_gnap.build_gnap((16, 16, 1), 3)
     grown = keras_gnap.grow(
-        model, widths={"block2_conv": 9}, new_units="split", seed=0
+        model,
+        widths={"block2_conv": 9},
+        new_units="split",
+        seed=0,
+        split_noise=0,
     )
     conv2 = grown.network.get_layer("block2_conv")
     kernel = conv2.kernel.numpy()
@@ -219,14 +267,25 @@ def test_growth_callback_passes_new_units(new_units):
     assert after > before if new_units == "split" else after == before
 
 
-@pytest.mark.parametrize("new_units", ["random", None, 1])
-def test_bad_new_units(new_units):
+@pytest.mark.parametrize(
+    "argument,value",
+    [
+        ("new_units", "random"),
+        ("new_units", None),
+        ("new_units", 1),
+        ("split_noise", -0.1),
+        ("split_noise", float("nan")),
+        ("split_noise", float("inf")),
+        ("split_noise", True),
+    ],
+)
+def test_bad_growth_arguments(argument, value):
     model = keras_gnap.build_gnap((16, 16, 1), 3)
-    message = f"Received: new_units={new_units!r}"
+    message = f"Received: {argument}={value!r}"
     with pytest.raises(ValueError, match=message):
-        keras_gnap.grow(model, new_units=new_units)
+        keras_gnap.grow(model, **{argument: value})
     with pytest.raises(ValueError, match=message):
-        keras_gnap.GrowthCallback(new_units=new_units)
+        keras_gnap.GrowthCallback(**{argument: value})
 
 
 def test_bad_seed():

@@ -9,7 +9,9 @@ from keras_gnap.growth.grow import grow
 from keras_gnap.growth.growth_rule import check_growth_arguments
 from keras_gnap.growth.growth_rule import plan_growth
 from keras_gnap.growth.optimizer_transfer import retrace_training
+from keras_gnap.growth.unit_split import SPLIT_NOISE
 from keras_gnap.growth.unit_split import check_new_units
+from keras_gnap.growth.unit_split import check_split_noise
 from keras_gnap.layers.gated_layer import GatedLayer
 from keras_gnap.models.gnap_model import GNAPModel
 from keras_gnap.reports.parameter_count import count_params
@@ -67,6 +69,9 @@ class GrowthCallback(keras.callbacks.Callback):
             (copies of the most used units, sharing their outgoing weights)
             or `"zero"` (fresh incoming and zero outgoing weights); see
             `keras_gnap.grow`. Defaults to `"split"`.
+        split_noise: float. Spread of the noise on a split copy's incoming
+            weights, relative to its source's (see `keras_gnap.grow`).
+            Defaults to 0 (no noise).
 
     Raises:
         ValueError: if an argument is out of range.
@@ -93,6 +98,7 @@ class GrowthCallback(keras.callbacks.Callback):
         max_params=None,
         growth_until=0.75,
         new_units="split",
+        split_noise=SPLIT_NOISE,
     ):
         super().__init__()
         if mode not in ("auto", "min", "max"):
@@ -106,6 +112,7 @@ class GrowthCallback(keras.callbacks.Callback):
             _check_count("max_params", max_params, minimum=1)
         check_growth_arguments(growth_factor, max_width)
         check_new_units(new_units)
+        check_split_noise(split_noise)
         if growth_until is not None and (
             isinstance(growth_until, bool)
             or not isinstance(growth_until, (int, float))
@@ -126,6 +133,7 @@ class GrowthCallback(keras.callbacks.Callback):
         self.max_params = max_params
         self.growth_until = growth_until
         self.new_units = new_units
+        self.split_noise = split_noise
         if mode == "min" or (mode == "auto" and not _is_accuracy(monitor)):
             self.monitor_op = np.less
         else:
@@ -215,7 +223,12 @@ class GrowthCallback(keras.callbacks.Callback):
         widths = plan_growth(network, self.growth_factor, self.max_width)
         if not widths:
             return "no layer can grow further"
-        grown = grow(network, widths=widths, new_units=self.new_units)
+        grown = grow(
+            network,
+            widths=widths,
+            new_units=self.new_units,
+            split_noise=self.split_noise,
+        )
         if (
             self.max_params is not None
             and dense_params(grown) > self.max_params

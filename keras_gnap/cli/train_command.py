@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import math
 import os
 import tempfile
 import time
@@ -13,6 +14,7 @@ from keras_gnap.callbacks.freeze_gates import FreezeGates
 from keras_gnap.callbacks.growth_callback import GrowthCallback
 from keras_gnap.datasets import load
 from keras_gnap.growth.unit_split import NEW_UNITS
+from keras_gnap.growth.unit_split import SPLIT_NOISE
 from keras_gnap.layers.gated_layer import DEFAULT_SPARSITY
 from keras_gnap.models.build_gnap import build_gnap
 from keras_gnap.reports.parameter_count import count_params
@@ -114,6 +116,15 @@ def add_parser(subparsers):
         ),
     )
     parser.add_argument(
+        "--split-noise",
+        type=_non_negative_float,
+        default=SPLIT_NOISE,
+        help=(
+            "Spread of the noise on a split unit's incoming weights, "
+            f"relative to its source's. Default: {SPLIT_NOISE}."
+        ),
+    )
+    parser.add_argument(
         "--freeze-gates-at",
         type=_open_fraction,
         default=None,
@@ -200,6 +211,7 @@ def run(args):
         growth_factor=args.growth_factor,
         growth_until=args.growth_until,
         new_units=args.new_units,
+        split_noise=args.split_noise,
         verbose=1,
     )
     freeze = None
@@ -309,7 +321,12 @@ def _number(parse, minimum, strict, description):
             value = parse(text)
         except ValueError:
             value = None
-        if value is None or value < minimum or (strict and value == minimum):
+        if (
+            value is None
+            or not math.isfinite(value)
+            or value < minimum
+            or (strict and value == minimum)
+        ):
             raise argparse.ArgumentTypeError(
                 f"must be {description}. Received: {text!r}"
             )

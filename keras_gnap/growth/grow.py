@@ -3,8 +3,10 @@
 import keras
 
 from keras_gnap.growth.growth_rule import plan_growth
+from keras_gnap.growth.unit_split import SPLIT_NOISE
 from keras_gnap.growth.unit_split import check_new_units
 from keras_gnap.growth.unit_split import check_seed
+from keras_gnap.growth.unit_split import check_split_noise
 from keras_gnap.growth.unit_split import split_new_units
 from keras_gnap.growth.weight_transfer import transfer_weights
 from keras_gnap.models.gnap_model import GNAPModel
@@ -18,6 +20,7 @@ def grow(
     max_width=None,
     new_units="split",
     seed=None,
+    split_noise=SPLIT_NOISE,
 ):
     """Returns a wider copy of `model` that computes the same function.
 
@@ -26,12 +29,14 @@ def grow(
     consumes them (gated layers, batch normalisation) gets matching inputs.
     Existing weights, gates and batch-norm statistics are copied exactly
     (except the outgoing weights of split units, below), and the outputs on
-    any batch are unchanged at the moment of growth. New units start one of
-    two ways (`new_units`):
+    any batch are unchanged at the moment of growth (unless `split_noise`
+    is above 0). New units start one of two ways (`new_units`):
 
     - `"split"`: each new unit is a copy of a used unit of its layer, the
       most used first, and the copies share that unit's outgoing weights
-      with it (see `keras_gnap.growth.unit_split`).
+      with it (see `keras_gnap.growth.unit_split`). With `split_noise`
+      above 0, a copy's incoming weights also get a little noise, so that
+      it starts as a feature of its own (the outputs then change slightly).
     - `"zero"`: fresh incoming weights and zero outgoing weights. Under a
       sparsity term these units rarely survive: a zero outgoing weight
       gives its gate no task gradient, so pruning closes it before the
@@ -51,8 +56,11 @@ def grow(
             Defaults to `None`.
         new_units: str. How new units start: `"split"` or `"zero"`.
             Defaults to `"split"`.
-        seed: int. Seed of the random shares of `"split"`. Defaults to
-            `None` (drawn from NumPy's global generator).
+        seed: int. Seed of the random shares and noise of `"split"`.
+            Defaults to `None` (drawn from NumPy's global generator).
+        split_noise: float. Standard deviation of the noise added to a
+            split copy's incoming weights, relative to that of its
+            source's kept incoming weights. Defaults to 0 (no noise).
 
     Returns:
         A new model of the same kind (`GNAPModel` for a `GNAPModel`), or
@@ -60,8 +68,9 @@ def grow(
 
     Raises:
         ValueError: if `widths` names a layer that cannot grow or shrinks
-            one, `new_units` is not `"split"` or `"zero"`, or `seed` is
-            not an integer or `None`.
+            one, `new_units` is not `"split"` or `"zero"`, `seed` is
+            not an integer or `None`, or `split_noise` is not a finite
+            number >= 0.
 
     Example:
 
@@ -72,6 +81,7 @@ def grow(
     """
     check_new_units(new_units)
     check_seed(seed)
+    check_split_noise(split_noise)
     network = model.network if isinstance(model, GNAPModel) else model
     nodes = gated_graph(network)
     if widths is None:
@@ -100,7 +110,9 @@ def grow(
             transfer_weights(old_layer, new_network.get_layer(old_layer.name))
     if new_units == "split":
         old_widths = {name: nodes[name].layer.width for name in widths}
-        split_new_units(new_network, old_widths, seed=seed)
+        split_new_units(
+            new_network, old_widths, seed=seed, split_noise=split_noise
+        )
     if isinstance(model, GNAPModel):
         return GNAPModel(new_network, name=model.name)
     return new_network

@@ -5,9 +5,14 @@ gradient (the gate's gradient is the weight times the upstream gradient), so
 the sparsity term alone moves them and closes them, and the unit dies before
 it has learned anything. Splitting an existing unit (Net2Net's "wider"
 step: the copies get its incoming weights, and its outgoing weights are
-shared among them) also keeps the function, but every part starts in use.
-Each outgoing weight is shared in its own random proportions, which breaks
-the symmetry between the copies from the first step.
+shared among them) keeps the function too, but every part starts in use.
+Each outgoing weight is shared in its own random proportions, but that
+alone does not make the copies different features: they keep the same
+incoming weights and receive nearly the same gradient, and in trained
+networks many of them stay near duplicates, which spend parameters on
+a feature their source already computes. So, as Net2Net suggests, a
+copy's incoming weights can also get a little noise (`split_noise`, off
+by default), which changes the function slightly at growth.
 """
 
 import keras
@@ -22,6 +27,12 @@ NEW_UNITS = ("split", "zero")
 # output. A unit split into more parts shares its weights stick by stick,
 # each copy taking this range scaled to an equal expected part.
 SHARE_RANGE = (0.25, 0.75)
+
+# Default spread of the Gaussian noise added to a copy's incoming weights,
+# relative to the spread of its source's kept incoming weights: none, so
+# growth keeps the function exactly (`benchmarks/recipes.py` records what
+# noise did on Fashion-MNIST).
+SPLIT_NOISE = 0.0
 
 
 def check_new_units(new_units):
@@ -41,6 +52,19 @@ def check_seed(seed):
         raise ValueError(
             "Argument `seed` must be an integer or None. "
             f"Received: seed={seed!r}"
+        )
+
+
+def check_split_noise(split_noise):
+    """Raises a ValueError unless `split_noise` is a finite number >= 0."""
+    if (
+        isinstance(split_noise, bool)
+        or not isinstance(split_noise, (int, float, np.integer, np.floating))
+        or not 0 <= split_noise < np.inf
+    ):
+        raise ValueError(
+            "Argument `split_noise` must be a finite number >= 0. "
+            f"Received: split_noise={split_noise!r}"
         )
 
 
@@ -69,7 +93,7 @@ def unit_usage(layer, consumers, width=None):
     return incoming.astype(np.int64) * outgoing
 
 
-def split_new_units(network, old_widths, seed=None):
+def split_new_units(network, old_widths, seed=None, split_noise=SPLIT_NOISE):
     """Makes the new units of a just-grown network splits of used units.
 
     `network` is the output of growth with zero outgoing weights: every
@@ -77,11 +101,14 @@ def split_new_units(network, old_widths, seed=None):
     new unit becomes a copy of a used old unit of its layer (its incoming
     weights and gates, bias, and the batch-norm parameters and statistics
     of its channel), the most used units first; a layer that adds more
-    units than it has used ones splits them again, in the same order. Each
-    outgoing weight of a split unit is shared among the unit and its
-    copies in random proportions with equal expected parts. The function
-    the network computes is unchanged, in training mode too (a copy's
-    batch statistics are its source's), except that random layers such as
+    units than it has used ones splits them again, in the same order.
+    Gaussian noise of standard deviation `split_noise` times that of the
+    source's kept incoming weights is then added to each of the copy's
+    incoming weights. Each outgoing weight of a split unit is shared
+    among the unit and its copies in random proportions with equal
+    expected parts. With `split_noise=0` the function the network
+    computes is unchanged, in training mode too (a copy's batch
+    statistics are its source's), except that random layers such as
     dropout draw independent noise for a copy. New units of a layer with
     no used unit keep their zero outgoing weights.
 
@@ -90,14 +117,18 @@ def split_new_units(network, old_widths, seed=None):
             changed in place.
         old_widths: dict from the name of each grown layer to its width
             before growth.
-        seed: int. Seed of the random shares. Defaults to `None`, which
-            draws it from NumPy's global generator (seeded by
-            `keras.utils.set_random_seed`).
+        seed: int. Seed of the random shares and noise. Defaults to
+            `None`, which draws it from NumPy's global generator (seeded
+            by `keras.utils.set_random_seed`).
+        split_noise: float. Spread of the noise on a copy's incoming
+            weights, relative to its source's. Defaults to `SPLIT_NOISE`.
 
     Raises:
-        ValueError: if `seed` is not an integer or `None`.
+        ValueError: if `seed` is not an integer or `None`, or
+            `split_noise` is not a finite number >= 0.
     """
     check_seed(seed)
+    check_split_noise(split_noise)
     if seed is None:
         seed = np.random.randint(2**31 - 1)
     rng = np.random.default_rng(seed)
@@ -122,6 +153,8 @@ def split_new_units(network, old_widths, seed=None):
             # equal in expectation; one copy takes SHARE_RANGE itself.
             scale = 2.0 / (copies[source] + 2 - made[source])
             _copy_unit(node, source, new)
+            if split_noise:
+                _perturb_incoming(node.layer, new, rng, split_noise)
             for consumer in consumers:
                 _share_outgoing(consumer, source, new, rng, scale)
 
@@ -139,6 +172,18 @@ def _copy_unit(node, source, new):
         if isinstance(channelwise, keras.layers.BatchNormalization):
             for weight in channelwise.weights:
                 _assign_slice(weight, 0, source, new)
+
+
+def _perturb_incoming(layer, unit, rng, split_noise):
+    kernel = layer.kernel.numpy()
+    weights = np.moveaxis(kernel, -1, 0)[unit]
+    kept = weights[np.moveaxis(layer.kernel_mask(), -1, 0)[unit]]
+    # A used unit keeps at least one incoming weight; with one, its size
+    # stands for the spread.
+    spread = kept.std() or np.abs(kept).mean()
+    noise = rng.normal(0.0, split_noise * spread, size=weights.shape)
+    _set(kernel, -1, unit, weights + noise.astype(kernel.dtype))
+    layer.kernel.assign(kernel)
 
 
 def _share_outgoing(consumer, source, new, rng, scale=1.0):
