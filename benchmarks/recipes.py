@@ -126,6 +126,17 @@ version of the code:
   parameter is no better than growth off (92.70% with 6,727). Not kept
   in the code.
 
+  Then, to make the copies distinct features (seed 0, validation split,
+  scratch code, not kept): symmetric noise (the copy gets +n, its source
+  -n, n of 1.0x the source's spread) left medians of 0.62, 0.35, 0.35,
+  0.32 and 0.42, near growth off's, yet gave only 91.72% with 8,400; with
+  the copy's closed incoming gates also reopened, 91.93% with 8,923; with
+  the cosine learning rate restarted at each growth instead, 91.95% with
+  6,279; with both the restart and every closed gate reopened, 92.26%
+  with 8,717. So duplicates are not the main cause of the gap to growth
+  off (92.70% with 6,727): starting the wide network from what the small
+  one learned costs it.
+
 Tried on MNIST with zero-start new units, and not kept: less pruning
 pressure does not spend the 6,200-parameter budget either, for the same
 reason (`--sparsity`; one growth each, at epochs 13 and 10, and none of
