@@ -27,6 +27,8 @@ RECIPE_TITLES = {
     "cifar10": "CIFAR-10, full recipe",
     "cifar10_reduced": "CIFAR-10, reduced CPU protocol",
 }
+# What `reproduce.py --sparsity S` adds to a recipe's name.
+SPARSITY_TAG = "_sparsity"
 VARIANT_LABELS = {
     "gnap": "GNAP",
     "dense": "(a) dense CNN, same params",
@@ -147,7 +149,7 @@ def headline_rows(runs):
             if r["recipe_name"] == run["recipe_name"]
             and r["seed"] == run["seed"]
         }
-        title = RECIPE_TITLES.get(run["recipe_name"], run["recipe_name"])
+        title = _title(run["recipe_name"])
         if len(gnap_seeds[run["recipe_name"]]) > 1:
             title += f", seed {run['seed']}"
         cells = [
@@ -169,7 +171,7 @@ def headline_rows(runs):
 
 def _recipe_section(runs):
     name = runs[0]["recipe_name"]
-    title = RECIPE_TITLES.get(name, name)
+    title = _title(name)
     lines = [f"## {title}", ""]
     smoke = sorted({r["limit"] for r in runs if r.get("limit") is not None})
     if smoke:
@@ -489,12 +491,20 @@ def _recipe_names(runs):
     return names
 
 
+def _title(recipe_name):
+    # `reproduce.py --sparsity S` names a run "<recipe>_sparsity<S>".
+    base, _, sparsity = recipe_name.partition(SPARSITY_TAG)
+    title = RECIPE_TITLES.get(base, base)
+    return f"{title}, sparsity {sparsity}" if sparsity else title
+
+
 def _run_order(run):
     recipe_names = list(RECIPE_TITLES)
     variants = list(VARIANT_LABELS)
     name, variant = run["recipe_name"], run["variant"]
+    base = name.partition(SPARSITY_TAG)[0]
     return (
-        recipe_names.index(name) if name in recipe_names else len(recipe_names),
+        recipe_names.index(base) if base in recipe_names else len(recipe_names),
         name,
         run.get("seed", 0),
         variants.index(variant) if variant in variants else len(variants),

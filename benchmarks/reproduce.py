@@ -26,11 +26,12 @@ the same recipe, seed, epochs and `--limit`: from the same command, or
 from its JSON file in `--out`.
 
 Each run writes `<out>/<recipe>_<variant>_seed<seed>.json` and the final
-model `<out>/<recipe>_<variant>_seed<seed>.keras`. Accuracy is measured on
-the validation split held out from the training data, and also on the
-official test split, once, when `--test-data-dir` is given; the JSON names
-the split. `benchmarks/make_results.py` turns the JSON files into
-`benchmarks/RESULTS.md`.
+model `<out>/<recipe>_<variant>_seed<seed>.keras`; with a `--sparsity S`
+other than the recipe's, `<recipe>` becomes `<recipe>_sparsity<S>`.
+Accuracy is measured on the validation split held out from the training
+data, and also on the official test split, once, when `--test-data-dir` is
+given; the JSON names the split. `benchmarks/make_results.py` turns the
+JSON files into `benchmarks/RESULTS.md`.
 """
 
 import argparse
@@ -61,6 +62,9 @@ SCRIPT = "benchmarks/reproduce.py"
 VARIANTS = ("gnap", "prune_off", "growth_off", "dense", "gmp")
 # Variants whose size is set by the GNAP run they are compared with.
 NEEDS_REFERENCE = ("growth_off", "dense", "gmp")
+# `--sparsity S`, when it differs from the recipe's, names the run
+# "<recipe>_sparsity<S>" (`make_results.py` gives it its own section).
+SPARSITY_TAG = "_sparsity"
 
 
 def build_parser():
@@ -93,9 +97,12 @@ def build_parser():
     )
     parser.add_argument(
         "--sparsity",
-        type=float,
+        type=_non_negative_float,
         default=None,
-        help="Override the recipe's pruning pressure (calibration).",
+        help=(
+            "Override the recipe's pruning pressure. Runs with another "
+            "value than the recipe's are named <recipe>_sparsity<S>."
+        ),
     )
     parser.add_argument(
         "--out",
@@ -144,8 +151,12 @@ def main(argv=None):
     recipe = recipes.get_recipe(args.dataset, reduced=args.reduced)
     if args.epochs is not None:
         recipe["training"]["epochs"] = args.epochs
-    if args.sparsity is not None:
+    sparsity = recipe["model"]["sparsity"]
+    if args.sparsity is not None and args.sparsity != sparsity:
+        # Its own name, so that its files and its RESULTS.md section stay
+        # apart from the recipe's.
         recipe["model"]["sparsity"] = args.sparsity
+        recipe["name"] = f"{recipe['name']}{SPARSITY_TAG}{args.sparsity:g}"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     command = f"python {SCRIPT} {shlex.join(argv)}"
@@ -693,6 +704,18 @@ def _positive_int(text):
     if value <= 0:
         raise argparse.ArgumentTypeError(
             f"must be a positive integer. Received: {text!r}"
+        )
+    return value
+
+
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number >= 0. Received: {text!r}"
         )
     return value
 

@@ -465,6 +465,46 @@ def test_reproduce_baseline_needs_the_gnap_run(bench, tmp_path):
         _run(bench, [*argv, "--epochs", "2", "--baseline", "growth_off"])
 
 
+def test_reproduce_names_runs_with_another_sparsity_apart(
+    bench, tmp_path, capsys
+):
+    data = helpers.write_idx_dir(
+        tmp_path / "digits", train=helpers.digit_arrays(600)
+    )
+    out = tmp_path / "out"
+    argv = ["--dataset", "mnist", "--data-dir", str(data), "--out", str(out)]
+    argv += ["--limit", "64", "--epochs", "1"]
+    # The recipe's own value keeps the recipe's name.
+    _run(bench, [*argv, "--sparsity", "0.1"])
+    with pytest.raises(FileNotFoundError, match="mnist_sparsity0.3_gnap"):
+        _run(bench, [*argv, "--sparsity", "0.3", "--baseline", "dense"])
+    for bad in ("-0.1", "nan", "lots"):
+        with pytest.raises(SystemExit):
+            _run(bench, [*argv, "--sparsity", bad])
+        assert (
+            f"--sparsity: must be a finite number >= 0. Received: '{bad}'"
+            in (capsys.readouterr().err)
+        )
+    (gnap,) = _run(bench, [*argv, "--sparsity", "0.3"])
+    (dense,) = _run(bench, [*argv, "--sparsity", "0.3", "--baseline", "dense"])
+
+    assert gnap["recipe_name"] == "mnist_sparsity0.3"
+    assert gnap["recipe"]["model"]["sparsity"] == 0.3
+    assert dense["reference"]["effective_params"] == gnap["effective_params"]
+    names = sorted(path.name for path in out.glob("*.json"))
+    assert names == [
+        "mnist_gnap_seed0.json",
+        "mnist_sparsity0.3_dense_seed0.json",
+        "mnist_sparsity0.3_gnap_seed0.json",
+    ]
+    text = bench["make_results"].main(
+        ["--results-dir", str(out), "--output", str(tmp_path / "R.md")]
+        + ["--include-smoke"]
+    )
+    sections = [line for line in text.splitlines() if line.startswith("## ")]
+    assert sections[:2] == ["## MNIST", "## MNIST, sparsity 0.3"]
+
+
 def test_reproduce_smoke_on_shared_mnist(bench, tmp_path):
     if not (helpers.MNIST_DIR / "train-images-idx3-ubyte.gz").exists():
         pytest.skip(f"shared MNIST data not found in {helpers.MNIST_DIR}")
