@@ -16,6 +16,8 @@ import platform
 import sys
 from pathlib import Path
 
+from recipes import SPARSITY_TAG
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_RESULTS = HERE / "results"
 DEFAULT_OUTPUT = HERE / "RESULTS.md"
@@ -27,8 +29,6 @@ RECIPE_TITLES = {
     "cifar10": "CIFAR-10, full recipe",
     "cifar10_reduced": "CIFAR-10, reduced CPU protocol",
 }
-# What `reproduce.py --sparsity S` adds to a recipe's name.
-SPARSITY_TAG = "_sparsity"
 VARIANT_LABELS = {
     "gnap": "GNAP",
     "dense": "(a) dense CNN, same params",
@@ -492,7 +492,8 @@ def _recipe_names(runs):
 
 
 def _title(recipe_name):
-    # `reproduce.py --sparsity S` names a run "<recipe>_sparsity<S>".
+    # `reproduce.py --sparsity S` names a run "<recipe>_sparsity<S>"
+    # (`recipes.with_sparsity`).
     base, _, sparsity = recipe_name.partition(SPARSITY_TAG)
     title = RECIPE_TITLES.get(base, base)
     return f"{title}, sparsity {sparsity}" if sparsity else title

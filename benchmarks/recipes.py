@@ -223,6 +223,10 @@ import copy
 MNIST_TARGET = {"accuracy": 0.9944, "effective_params": 6200}
 CIFAR10_TARGET = {"accuracy": 0.922, "effective_params": 157800}
 
+# What a recipe's name gains when it runs with another sparsity
+# (`with_sparsity`), so that its results stay apart from the recipe's.
+SPARSITY_TAG = "_sparsity"
+
 # The polynomial schedule of the gradual magnitude pruning baseline.
 GMP_SCHEDULE = {
     "initial_sparsity": 0.0,
@@ -401,4 +405,21 @@ def get_recipe(dataset, reduced=False):
         )
     recipe = copy.deepcopy(RECIPES[name])
     recipe["name"] = name
+    return recipe
+
+
+def with_sparsity(recipe, sparsity):
+    """Returns `recipe` run with another pruning pressure.
+
+    Args:
+        recipe: dict from `get_recipe`. Modified in place.
+        sparsity: float. The pruning pressure to use.
+
+    Returns:
+        `recipe`, named `<name>_sparsity<S>` when `sparsity` differs from
+        its own value, unchanged otherwise.
+    """
+    if sparsity != recipe["model"]["sparsity"]:
+        recipe["model"]["sparsity"] = sparsity
+        recipe["name"] = f"{recipe['name']}{SPARSITY_TAG}{sparsity:g}"
     return recipe

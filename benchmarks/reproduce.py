@@ -62,9 +62,6 @@ SCRIPT = "benchmarks/reproduce.py"
 VARIANTS = ("gnap", "prune_off", "growth_off", "dense", "gmp")
 # Variants whose size is set by the GNAP run they are compared with.
 NEEDS_REFERENCE = ("growth_off", "dense", "gmp")
-# `--sparsity S`, when it differs from the recipe's, names the run
-# "<recipe>_sparsity<S>" (`make_results.py` gives it its own section).
-SPARSITY_TAG = "_sparsity"
 
 
 def build_parser():
@@ -151,12 +148,8 @@ def main(argv=None):
     recipe = recipes.get_recipe(args.dataset, reduced=args.reduced)
     if args.epochs is not None:
         recipe["training"]["epochs"] = args.epochs
-    sparsity = recipe["model"]["sparsity"]
-    if args.sparsity is not None and args.sparsity != sparsity:
-        # Its own name, so that its files and its RESULTS.md section stay
-        # apart from the recipe's.
-        recipe["model"]["sparsity"] = args.sparsity
-        recipe["name"] = f"{recipe['name']}{SPARSITY_TAG}{args.sparsity:g}"
+    if args.sparsity is not None:
+        recipes.with_sparsity(recipe, args.sparsity)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     command = f"python {SCRIPT} {shlex.join(argv)}"
@@ -712,8 +705,8 @@ def _non_negative_float(text):
     try:
         value = float(text)
     except ValueError:
-        value = -1.0
-    if not value >= 0 or math.isinf(value):
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
         raise argparse.ArgumentTypeError(
             f"must be a finite number >= 0. Received: {text!r}"
         )
