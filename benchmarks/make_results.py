@@ -321,8 +321,24 @@ def _recipe_lines(run):
             else ""
         )
         # Runs made before new_units existed started units at zero.
-        + f"; new units: {growth.get('new_units', 'zero')}.",
+        + f"; new units: {growth.get('new_units', 'zero')}"
+        + _fresh_start_text(growth)
+        + ".",
     ]
+
+
+def _fresh_start_text(growth):
+    parts = []
+    if growth.get("split_noise"):
+        parts.append(f"split noise {growth['split_noise']}")
+    if growth.get("reopen_pruned"):
+        parts.append(
+            "closed gates reopened at growths in the first "
+            f"{growth['reopen_until']:.0%} of the epochs"
+        )
+    if growth.get("restart_schedule"):
+        parts.append("learning rate restarted at each growth")
+    return "".join(f", {part}" for part in parts)
 
 
 def _verdicts(runs):

@@ -251,8 +251,15 @@ def test_make_results_renders_a_table_per_dataset(bench, tmp_path):
     make_results = bench["make_results"]
     results = tmp_path / "results"
     results.mkdir()
+    gnap = _fake_run("gnap", 0.9950, 6100)
+    gnap["recipe"]["growth"].update(
+        split_noise=1.0,
+        reopen_pruned=True,
+        reopen_until=0.5,
+        restart_schedule=True,
+    )
     for name, run in (
-        ("gnap", _fake_run("gnap", 0.9950, 6100)),
+        ("gnap", gnap),
         ("dense", _fake_run("dense", 0.9915, 6150)),
         ("growth_off", _fake_run("growth_off", 0.9940, 6200)),
         ("smoke", _fake_run("gmp", 0.2, 6000, limit=512)),
@@ -275,6 +282,11 @@ def test_make_results_renders_a_table_per_dataset(bench, tmp_path):
         text
     )
     assert "**met**" in text
+    assert (
+        "new units: zero, split noise 1.0, closed gates reopened at growths "
+        "in the first 50% of the epochs, learning rate restarted at each "
+        "growth." in text
+    )
     assert "python benchmarks/reproduce.py --dataset mnist --baseline all" in (
         text
     )

@@ -153,6 +153,10 @@ def test_needs_gnap_model():
         ({"growth_until": 0}, "growth_until"),
         ({"growth_until": 1.5}, "growth_until"),
         ({"growth_until": "end"}, "growth_until"),
+        ({"reopen_until": 0}, "reopen_until"),
+        ({"reopen_until": None}, "reopen_until"),
+        ({"reopen_pruned": 1}, "reopen_pruned"),
+        ({"restart_schedule": "yes"}, "restart_schedule"),
     ],
 )
 def test_bad_arguments(kwargs, argument):

@@ -52,6 +52,10 @@ def test_train_writes_model_and_history(idx_dir, tmp_path, capsys, monkeypatch):
             "zero",
             "--split-noise",
             "0.25",
+            "--reopen-pruned",
+            "--reopen-until",
+            "0.25",
+            "--restart-schedule",
             "--output",
             str(output),
             "--verbose",
@@ -68,6 +72,9 @@ def test_train_writes_model_and_history(idx_dir, tmp_path, capsys, monkeypatch):
     assert record["arguments"]["new_units"] == "zero"
     assert growth_arguments["new_units"] == "zero"
     assert growth_arguments["split_noise"] == 0.25
+    assert growth_arguments["reopen_pruned"] is True
+    assert growth_arguments["reopen_until"] == 0.25
+    assert growth_arguments["restart_schedule"] is True
     # growth_until=0.5 of 2 epochs: no growth after the first epoch (the
     # rule itself is tested in test_growth_callback.py).
     assert all(event["epoch"] <= 1 for event in record["growth_events"])

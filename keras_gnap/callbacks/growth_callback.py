@@ -5,10 +5,14 @@ import warnings
 import keras
 import numpy as np
 
+from keras_gnap.growth.gate_reopening import check_reopen_pruned
 from keras_gnap.growth.grow import grow
 from keras_gnap.growth.growth_rule import check_growth_arguments
 from keras_gnap.growth.growth_rule import plan_growth
 from keras_gnap.growth.optimizer_transfer import retrace_training
+from keras_gnap.growth.schedule_restart import learning_rate_schedule
+from keras_gnap.growth.schedule_restart import restart_schedule
+from keras_gnap.growth.schedule_restart import schedule_span
 from keras_gnap.growth.unit_split import SPLIT_NOISE
 from keras_gnap.growth.unit_split import check_new_units
 from keras_gnap.growth.unit_split import check_split_noise
@@ -72,6 +76,20 @@ class GrowthCallback(keras.callbacks.Callback):
         split_noise: float. Spread of the noise on a split copy's incoming
             weights, relative to its source's (see `keras_gnap.grow`).
             Defaults to 0 (no noise).
+        reopen_pruned: bool. Whether a growth reopens every closed gate
+            over a zero weight, so that pruning decides afresh what the
+            wider network keeps (see `keras_gnap.grow`). Defaults to
+            `False`.
+        reopen_until: float in (0, 1]. With `reopen_pruned`, the fraction
+            of the epochs after which growths no longer reopen gates: the
+            weights a late growth reopens have no time to be pruned again.
+            Defaults to 0.5.
+        restart_schedule: bool. Whether each growth restarts the
+            optimizer's decaying learning-rate schedule, compressed into
+            the steps that remain (see
+            `keras_gnap.growth.schedule_restart`), so the grown network
+            trains its new units at a high rate again. Needs a schedule
+            with `decay_steps`, such as `CosineDecay`. Defaults to `False`.
 
     Raises:
         ValueError: if an argument is out of range.
@@ -99,6 +117,9 @@ class GrowthCallback(keras.callbacks.Callback):
         growth_until=0.75,
         new_units="split",
         split_noise=SPLIT_NOISE,
+        reopen_pruned=False,
+        reopen_until=0.5,
+        restart_schedule=False,
     ):
         super().__init__()
         if mode not in ("auto", "min", "max"):
@@ -113,14 +134,14 @@ class GrowthCallback(keras.callbacks.Callback):
         check_growth_arguments(growth_factor, max_width)
         check_new_units(new_units)
         check_split_noise(split_noise)
-        if growth_until is not None and (
-            isinstance(growth_until, bool)
-            or not isinstance(growth_until, (int, float))
-            or not 0 < growth_until <= 1
-        ):
+        if growth_until is not None:
+            _check_fraction("growth_until", growth_until, or_none=True)
+        _check_fraction("reopen_until", reopen_until)
+        check_reopen_pruned(reopen_pruned)
+        if not isinstance(restart_schedule, bool):
             raise ValueError(
-                "Argument `growth_until` must be a fraction of the epochs in "
-                f"(0, 1], or None. Received: growth_until={growth_until!r}"
+                "Argument `restart_schedule` must be True or False. "
+                f"Received: restart_schedule={restart_schedule!r}"
             )
         self.monitor = monitor
         self.min_delta = abs(min_delta)
@@ -134,6 +155,9 @@ class GrowthCallback(keras.callbacks.Callback):
         self.growth_until = growth_until
         self.new_units = new_units
         self.split_noise = split_noise
+        self.reopen_pruned = reopen_pruned
+        self.reopen_until = reopen_until
+        self.restart_schedule = restart_schedule
         if mode == "min" or (mode == "auto" and not _is_accuracy(monitor)):
             self.monitor_op = np.less
         else:
@@ -156,6 +180,16 @@ class GrowthCallback(keras.callbacks.Callback):
                 "keras_gnap.GNAPModel(network). Received: model of type "
                 f"{type(self.model).__name__}"
             )
+        if self.restart_schedule:
+            schedule = learning_rate_schedule(self.model.optimizer)
+            if schedule_span(schedule) is None:
+                raise ValueError(
+                    "Argument `restart_schedule=True` needs the optimizer's "
+                    "learning rate to be a decaying schedule with "
+                    "`decay_steps`, such as keras.optimizers.schedules."
+                    "CosineDecay. Received: learning_rate="
+                    f"{schedule if schedule is not None else 'a constant'}"
+                )
         self.wait = 0
         self.best = np.inf if self.monitor_op is np.less else -np.inf
         self.best_before_growth = None
@@ -223,11 +257,16 @@ class GrowthCallback(keras.callbacks.Callback):
         widths = plan_growth(network, self.growth_factor, self.max_width)
         if not widths:
             return "no layer can grow further"
+        epochs = (self.params or {}).get("epochs")
+        reopen = self.reopen_pruned and not (
+            epochs and epoch + 1 > self.reopen_until * epochs
+        )
         grown = grow(
             network,
             widths=widths,
             new_units=self.new_units,
             split_noise=self.split_noise,
+            reopen_pruned=reopen,
         )
         if (
             self.max_params is not None
@@ -237,7 +276,15 @@ class GrowthCallback(keras.callbacks.Callback):
         widths_before = _widths(network)
         dense_before = dense_params(network)
         self.model.replace_network(grown)
-        retrace_training(self.model)
+        learning_rate = None
+        if self.restart_schedule:
+            schedule = learning_rate_schedule(self.model.optimizer)
+            restarted = restart_schedule(
+                schedule, int(self.model.optimizer.iterations.numpy())
+            )
+            if restarted is not schedule:
+                learning_rate = restarted
+        retrace_training(self.model, learning_rate=learning_rate)
         event = {
             "epoch": epoch + 1,
             "monitor": self.monitor,
@@ -249,15 +296,21 @@ class GrowthCallback(keras.callbacks.Callback):
             "effective_params_after": int(count_params(self.model)),
             "dense_params_before": int(dense_before),
             "dense_params_after": int(dense_params(grown)),
+            "reopened_pruned": reopen,
+            "restarted_schedule": learning_rate is not None,
         }
         self.growth_events.append(event)
         self.best_before_growth = self.best
         self.best = np.inf if self.monitor_op is np.less else -np.inf
         if self.verbose:
+            extras = ", closed gates reopened" if reopen else ""
+            if learning_rate is not None:
+                extras += ", learning rate restarted"
             print(
                 f"\nEpoch {epoch + 1}: GNAP growth {len(self.growth_events)}: "
                 f"{event['widths_before']} -> {event['widths_after']}, dense "
-                f"params {dense_before:,} -> {event['dense_params_after']:,}."
+                f"params {dense_before:,} -> {event['dense_params_after']:,}"
+                f"{extras}."
             )
         return None
 
@@ -275,6 +328,19 @@ def _is_accuracy(monitor):
     return any(
         key in name for key in ("acc", "auc", "precision", "recall", "f1")
     )
+
+
+def _check_fraction(name, value, or_none=False):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value <= 1
+    ):
+        allowed = "(0, 1], or None" if or_none else "(0, 1]"
+        raise ValueError(
+            f"Argument `{name}` must be a fraction of the epochs in "
+            f"{allowed}. Received: {name}={value!r}"
+        )
 
 
 def _check_count(name, value, minimum):

@@ -125,6 +125,31 @@ def add_parser(subparsers):
         ),
     )
     parser.add_argument(
+        "--reopen-pruned",
+        action="store_true",
+        help=(
+            "Reopen every closed gate over a zero weight at each growth, so "
+            "pruning decides afresh what the wider network keeps."
+        ),
+    )
+    parser.add_argument(
+        "--reopen-until",
+        type=_fraction,
+        default=0.5,
+        help=(
+            "With --reopen-pruned, the fraction of the epochs after which "
+            "growths no longer reopen gates. Default: 0.5."
+        ),
+    )
+    parser.add_argument(
+        "--restart-schedule",
+        action="store_true",
+        help=(
+            "Restart the cosine learning-rate schedule at each growth, "
+            "compressed into the steps that remain."
+        ),
+    )
+    parser.add_argument(
         "--freeze-gates-at",
         type=_open_fraction,
         default=None,
@@ -212,6 +237,9 @@ def run(args):
         growth_until=args.growth_until,
         new_units=args.new_units,
         split_noise=args.split_noise,
+        reopen_pruned=args.reopen_pruned,
+        reopen_until=args.reopen_until,
+        restart_schedule=args.restart_schedule,
         verbose=1,
     )
     freeze = None

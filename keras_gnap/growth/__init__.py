@@ -1,7 +1,17 @@
-"""Model-to-model transforms that widen a network without changing it."""
+"""Widening a network without changing it, and restarting its training."""
 
+from keras_gnap.growth.gate_reopening import reopen_gates
 from keras_gnap.growth.grow import grow
 from keras_gnap.growth.growth_rule import plan_growth
 from keras_gnap.growth.optimizer_transfer import rebuild_optimizer
+from keras_gnap.growth.schedule_restart import RestartedSchedule
+from keras_gnap.growth.schedule_restart import restart_schedule
 
-__all__ = ["grow", "plan_growth", "rebuild_optimizer"]
+__all__ = [
+    "RestartedSchedule",
+    "grow",
+    "plan_growth",
+    "rebuild_optimizer",
+    "reopen_gates",
+    "restart_schedule",
+]

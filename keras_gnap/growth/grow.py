@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_gnap.growth.gate_reopening import check_reopen_pruned
+from keras_gnap.growth.gate_reopening import reopen_gates
 from keras_gnap.growth.growth_rule import plan_growth
 from keras_gnap.growth.unit_split import SPLIT_NOISE
 from keras_gnap.growth.unit_split import check_new_units
@@ -21,6 +23,7 @@ def grow(
     new_units="split",
     seed=None,
     split_noise=SPLIT_NOISE,
+    reopen_pruned=False,
 ):
     """Returns a wider copy of `model` that computes the same function.
 
@@ -36,11 +39,17 @@ def grow(
       most used first, and the copies share that unit's outgoing weights
       with it (see `keras_gnap.growth.unit_split`). With `split_noise`
       above 0, a copy's incoming weights also get a little noise, so that
-      it starts as a feature of its own (the outputs then change slightly).
+      it starts as a feature of its own, and its source the opposite
+      noise (the outputs then change slightly).
     - `"zero"`: fresh incoming weights and zero outgoing weights. Under a
       sparsity term these units rarely survive: a zero outgoing weight
       gives its gate no task gradient, so pruning closes it before the
       unit has learned anything.
+
+    With `reopen_pruned`, every closed gate of the network opens again
+    over a zero weight before the units are split (see
+    `keras_gnap.growth.gate_reopening`), so the wider network's pruning
+    decides afresh which connections it keeps; the outputs do not change.
 
     Layer names are kept, so weights can be addressed by name across
     growth.
@@ -61,6 +70,8 @@ def grow(
         split_noise: float. Standard deviation of the noise added to a
             split copy's incoming weights, relative to that of its
             source's kept incoming weights. Defaults to 0 (no noise).
+        reopen_pruned: bool. Whether closed gates open again over zero
+            weights. Defaults to `False`.
 
     Returns:
         A new model of the same kind (`GNAPModel` for a `GNAPModel`), or
@@ -70,7 +81,7 @@ def grow(
         ValueError: if `widths` names a layer that cannot grow or shrinks
             one, `new_units` is not `"split"` or `"zero"`, `seed` is
             not an integer or `None`, or `split_noise` is not a finite
-            number >= 0.
+            number >= 0, or `reopen_pruned` is not a bool.
 
     Example:
 
@@ -82,6 +93,7 @@ def grow(
     check_new_units(new_units)
     check_seed(seed)
     check_split_noise(split_noise)
+    check_reopen_pruned(reopen_pruned)
     network = model.network if isinstance(model, GNAPModel) else model
     nodes = gated_graph(network)
     if widths is None:
@@ -108,6 +120,8 @@ def grow(
     for old_layer in network.layers:
         if old_layer.weights and old_layer.name not in grown:
             transfer_weights(old_layer, new_network.get_layer(old_layer.name))
+    if reopen_pruned:
+        reopen_gates(new_network)
     if new_units == "split":
         old_widths = {name: nodes[name].layer.width for name in widths}
         split_new_units(

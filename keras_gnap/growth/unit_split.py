@@ -12,7 +12,10 @@ incoming weights and receive nearly the same gradient, and in trained
 networks many of them stay near duplicates, which spend parameters on
 a feature their source already computes. So, as Net2Net suggests, a
 copy's incoming weights can also get a little noise (`split_noise`, off
-by default), which changes the function slightly at growth.
+by default), which changes the function slightly at growth. The source
+takes the opposite noise of its first copy, so the two move apart from
+where the source was, and the pair's mean incoming weights stay the
+source's.
 """
 
 import keras
@@ -104,7 +107,8 @@ def split_new_units(network, old_widths, seed=None, split_noise=SPLIT_NOISE):
     units than it has used ones splits them again, in the same order.
     Gaussian noise of standard deviation `split_noise` times that of the
     source's kept incoming weights is then added to each of the copy's
-    incoming weights. Each outgoing weight of a split unit is shared
+    kept incoming weights, and subtracted from the source's for its first
+    copy. Each outgoing weight of a split unit is shared
     among the unit and its copies in random proportions with equal
     expected parts. With `split_noise=0` the function the network
     computes is unchanged, in training mode too (a copy's batch
@@ -154,7 +158,10 @@ def split_new_units(network, old_widths, seed=None, split_noise=SPLIT_NOISE):
             scale = 2.0 / (copies[source] + 2 - made[source])
             _copy_unit(node, source, new)
             if split_noise:
-                _perturb_incoming(node.layer, new, rng, split_noise)
+                noise = _incoming_noise(node.layer, source, rng, split_noise)
+                _add_incoming(node.layer, new, noise)
+                if made[source] == 1:
+                    _add_incoming(node.layer, source, -noise)
             for consumer in consumers:
                 _share_outgoing(consumer, source, new, rng, scale)
 
@@ -174,15 +181,20 @@ def _copy_unit(node, source, new):
                 _assign_slice(weight, 0, source, new)
 
 
-def _perturb_incoming(layer, unit, rng, split_noise):
-    kernel = layer.kernel.numpy()
-    weights = np.moveaxis(kernel, -1, 0)[unit]
-    kept = weights[np.moveaxis(layer.kernel_mask(), -1, 0)[unit]]
+def _incoming_noise(layer, unit, rng, split_noise):
+    weights = np.moveaxis(layer.kernel.numpy(), -1, 0)[unit]
+    mask = np.moveaxis(layer.kernel_mask(), -1, 0)[unit]
+    kept = weights[mask]
     # A used unit keeps at least one incoming weight; with one, its size
-    # stands for the spread.
+    # stands for the spread. Closed weights get none: they stay as pruned.
     spread = kept.std() or np.abs(kept).mean()
     noise = rng.normal(0.0, split_noise * spread, size=weights.shape)
-    _set(kernel, -1, unit, weights + noise.astype(kernel.dtype))
+    return (noise * mask).astype(weights.dtype)
+
+
+def _add_incoming(layer, unit, delta):
+    kernel = layer.kernel.numpy()
+    _set(kernel, -1, unit, np.moveaxis(kernel, -1, 0)[unit] + delta)
     layer.kernel.assign(kernel)
 
 

@@ -1,0 +1,119 @@
+"""Running a decaying learning-rate schedule again after a growth.
+
+A decaying schedule is low by the time the network saturates and grows, so
+the grown network trains its new units with a learning rate the small one
+had already cooled to. Restarting the schedule at growth, compressed into
+the steps that remain, gives the wider network a full decay of its own and
+still ends where the original schedule ends.
+"""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_gnap")
+class RestartedSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """A schedule run from its first step again at step `start`.
+
+    From `start` on, the rate is `schedule((step - start) * span / (span -
+    start))`: the whole of `schedule` compressed into the steps from
+    `start` to `span`, its last step. Before `start` it is `schedule(0)`,
+    which a restarted optimizer never reaches since its step count is
+    already at `start`.
+
+    Args:
+        schedule: a `keras.optimizers.schedules.LearningRateSchedule`.
+        start: int. The step at which the schedule starts again.
+        span: int. The number of steps `schedule` decays over.
+    """
+
+    def __init__(self, schedule, start, span):
+        self.schedule = schedule
+        self.start = start
+        self.span = span
+
+    def __call__(self, step):
+        elapsed = ops.maximum(ops.cast(step, "float32") - self.start, 0.0)
+        return self.schedule(elapsed * (self.span / (self.span - self.start)))
+
+    def get_config(self):
+        return {
+            "schedule": keras.saving.serialize_keras_object(self.schedule),
+            "start": self.start,
+            "span": self.span,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["schedule"] = keras.saving.deserialize_keras_object(
+            config["schedule"]
+        )
+        return cls(**config)
+
+
+def learning_rate_schedule(optimizer):
+    """Returns the schedule of `optimizer`'s learning rate, or `None`.
+
+    Args:
+        optimizer: a `keras.optimizers.Optimizer`.
+
+    Returns:
+        A `LearningRateSchedule`, or `None` for a constant learning rate.
+    """
+    config = optimizer.get_config()["learning_rate"]
+    if not isinstance(config, dict):
+        return None
+    return keras.optimizers.schedules.deserialize(config)
+
+
+def schedule_span(schedule):
+    """Returns the number of steps a decaying schedule runs over, or `None`.
+
+    Args:
+        schedule: a `LearningRateSchedule` or `None`.
+
+    Returns:
+        `decay_steps` plus any `warmup_steps` of the schedule (as in
+        `CosineDecay`, `PolynomialDecay`, `ExponentialDecay`), that of the
+        schedule inside a `RestartedSchedule`, or `None` when the schedule
+        has no `decay_steps`.
+    """
+    if isinstance(schedule, RestartedSchedule):
+        return schedule.span
+    config = schedule.get_config() if schedule is not None else {}
+    if "decay_steps" not in config:
+        return None
+    return int(config["decay_steps"]) + int(config.get("warmup_steps") or 0)
+
+
+def restart_schedule(schedule, step):
+    """Returns `schedule` started again at `step`, ending where it ended.
+
+    A `RestartedSchedule` is restarted from the schedule it wraps, so
+    repeated restarts do not nest.
+
+    Args:
+        schedule: a `LearningRateSchedule` with a span (see
+            `schedule_span`).
+        step: int. The optimizer's current step.
+
+    Returns:
+        A `RestartedSchedule`, or `schedule` unchanged when `step` is at
+        or past the end of its span (nothing is left to restart).
+
+    Raises:
+        ValueError: if `schedule` has no span.
+    """
+    span = schedule_span(schedule)
+    if span is None:
+        raise ValueError(
+            "Only a decaying learning-rate schedule with `decay_steps` (such "
+            "as keras.optimizers.schedules.CosineDecay) can be restarted. "
+            f"Received: schedule={schedule!r}"
+        )
+    if step >= span:
+        return schedule
+    if isinstance(schedule, RestartedSchedule):
+        schedule = schedule.schedule
+    return RestartedSchedule(schedule, start=int(step), span=span)
