@@ -229,15 +229,18 @@ class GrowthCallback(keras.callbacks.Callback):
             return bool(np.less(current + self.min_delta, reference))
         return bool(np.greater(current - self.min_delta, reference))
 
+    def _past(self, fraction, epoch):
+        # Whether `epoch` (0-based) ends past `fraction` of fit's epochs.
+        epochs = (self.params or {}).get("epochs")
+        return bool(epochs) and epoch + 1 > fraction * epochs
+
     def _reason_to_stop(self, epoch):
         if len(self.growth_events) >= self.max_growths:
             return f"reached max_growths={self.max_growths}"
-        epochs = (self.params or {}).get("epochs")
-        if (
-            self.growth_until is not None
-            and epochs
-            and epoch + 1 > self.growth_until * epochs
+        if self.growth_until is not None and self._past(
+            self.growth_until, epoch
         ):
+            epochs = self.params["epochs"]
             return (
                 f"past growth_until={self.growth_until} of the {epochs} "
                 "epochs: the rest is left to pruning"
@@ -257,10 +260,7 @@ class GrowthCallback(keras.callbacks.Callback):
         widths = plan_growth(network, self.growth_factor, self.max_width)
         if not widths:
             return "no layer can grow further"
-        epochs = (self.params or {}).get("epochs")
-        reopen = self.reopen_pruned and not (
-            epochs and epoch + 1 > self.reopen_until * epochs
-        )
+        reopen = self.reopen_pruned and not self._past(self.reopen_until, epoch)
         grown = grow(
             network,
             widths=widths,
