@@ -589,6 +589,7 @@ def tiny_tfds(tmp_path_factory):
     examples end up in which split. Pixel values are example ids.
     """
     tfds = pytest.importorskip("tensorflow_datasets")
+    requests = pytest.importorskip("requests")
 
     class KerasGnapTinyDigits(tfds.core.GeneratorBasedBuilder):
         VERSION = tfds.core.Version("1.0.0")
@@ -621,7 +622,13 @@ def tiny_tfds(tmp_path_factory):
         def _split_generators(self, dl_manager):
             return {"train": self._generate_examples(20, 0)}
 
-    del KerasGnapTinyNoTest  # Registered by its definition.
+    class KerasGnapTinyOffline(KerasGnapTinyDigits):
+        def _split_generators(self, dl_manager):
+            # What TFDS's downloader raises when no host resolves.
+            raise requests.exceptions.ConnectionError("Name resolution failed")
+
+    # Registered by their definitions.
+    del KerasGnapTinyNoTest, KerasGnapTinyOffline
     return tmp_path_factory.mktemp("tfds")
 
 
@@ -655,6 +662,15 @@ def test_tfds_splits_of_a_prepared_dataset(tiny_tfds):
 def test_tfds_dataset_without_test_split_raises(tiny_tfds):
     with pytest.raises(ValueError, match="no test split.*split='test'"):
         load("keras_gnap_tiny_no_test", "test", data_dir=tiny_tfds)
+
+
+def test_tfds_download_failure_says_how_to_load_offline(tiny_tfds):
+    with pytest.raises(
+        ConnectionError,
+        match="could not download 'keras_gnap_tiny_offline'.*Name resolution"
+        ".*local copy.*source='keras_gnap_tiny_offline'",
+    ):
+        load("keras_gnap_tiny_offline", data_dir=tiny_tfds)
 
 
 def test_unknown_tfds_name_raises(mock_tfds):

@@ -121,6 +121,17 @@ def test_train_rejects_unknown_new_units(idx_dir, capsys):
     assert "--new-units" in error and "'random'" in error
 
 
+def test_train_reports_a_failed_download_without_traceback(monkeypatch, capsys):
+    def offline_load(source, *args, **kwargs):
+        raise ConnectionError(f"could not download {source!r}")
+
+    monkeypatch.setattr(train_command, "load", offline_load)
+    with pytest.raises(SystemExit) as raised:
+        main(["train", "--dataset", "fashion_mnist", "--epochs", "1"])
+    assert raised.value.code == 2
+    assert "could not download 'fashion_mnist'" in capsys.readouterr().err
+
+
 def test_train_names_a_missing_dataset(tmp_path, capsys):
     missing = tmp_path / "nowhere"
     with pytest.raises(SystemExit) as raised:

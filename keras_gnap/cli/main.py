@@ -31,8 +31,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError, TypeError) as error:
-        # Bad input the library rejected: say why, without a traceback.
+    except (
+        ValueError,
+        FileNotFoundError,
+        TypeError,
+        ConnectionError,
+    ) as error:
+        # Bad input the library rejected, or data it could not download:
+        # say why, without a traceback.
         parser.exit(2, f"{parser.prog} {args.command}: error: {error}\n")
 
 

@@ -124,6 +124,7 @@ def load(
             unknown TFDS name, a split the source does not have, malformed
             IDX files, unreadable images, image and label counts that
             differ, or labels outside `[0, classes)`.
+        ConnectionError: if TFDS has to download a dataset and cannot.
 
     Example:
 
@@ -361,7 +362,7 @@ def _load_image_folder(
 
 def _load_tfds(name, split, validation_size, data_dir, image_size):
     builder = tfds_source.tfds_builder(name, data_dir)
-    builder.download_and_prepare()
+    tfds_source.download_and_prepare(builder, name)
     features = builder.info.features
     stored_shape = tuple(features["image"].shape)
     shape = stored_shape

@@ -58,6 +58,33 @@ def tfds_builder(name, data_dir):
     return builder
 
 
+def download_and_prepare(builder, name):
+    """Downloads and prepares a TFDS dataset, if not done yet.
+
+    Args:
+        builder: a `tfds.core.DatasetBuilder`.
+        name: str. The TFDS name it was built from, for the message.
+
+    Raises:
+        ConnectionError: if the download fails (no network, host
+            unreachable); the message says how to load a local copy.
+    """
+    # requests comes with TFDS; its errors are not all builtin
+    # ConnectionErrors (timeouts, too many retries).
+    import requests
+
+    try:
+        builder.download_and_prepare()
+    except (ConnectionError, requests.exceptions.RequestException) as e:
+        raise ConnectionError(
+            f"TensorFlow Datasets could not download {name!r}: {e}. Without "
+            "network access, pass the path of a local copy instead of the "
+            "name (an IDX folder, an image folder or an archive of one), or "
+            "the `data_dir` of an already prepared TFDS copy. Received: "
+            f"{describe_source(name)}"
+        ) from e
+
+
 def num_split_examples(builder, split):
     """Number of examples of a split, or None if TFDS has no such split."""
     splits = builder.info.splits
