@@ -343,8 +343,11 @@ def _fresh_start_text(growth):
 
 def _verdicts(runs):
     lines = []
-    for gnap in (r for r in runs if r["variant"] == "gnap"):
+    gnaps = [r for r in runs if r["variant"] == "gnap"]
+    for gnap in gnaps:
         same_seed = {r["variant"]: r for r in runs if r["seed"] == gnap["seed"]}
+        # With several seeds, each verdict names the seed it rests on.
+        seed = f"Seed {gnap['seed']}: " if len(gnaps) > 1 else ""
         target = gnap["recipe"].get("target")
         if target:
             met = (
@@ -372,7 +375,7 @@ def _verdicts(runs):
                 verdict = "beats it on one split only"
             size = other["effective_params"] / gnap["effective_params"]
             lines.append(
-                f"- GNAP against {VARIANT_LABELS[variant]}: {verdict}, "
+                f"- {seed}GNAP against {VARIANT_LABELS[variant]}: {verdict}, "
                 f"{_gaps_text(gaps)}, at {size:.2f}x GNAP's effective "
                 "parameters."
             )
@@ -382,10 +385,11 @@ def _verdicts(runs):
                 continue
             size = other["effective_params"] / gnap["effective_params"]
             lines.append(
-                f"- Ablation, {VARIANT_LABELS[variant]}: GNAP is "
+                f"- {seed}Ablation, {VARIANT_LABELS[variant]}: GNAP is "
                 f"{_gaps_text(_gaps(gnap, other))} against it, which uses "
                 f"{size:.2f}x GNAP's effective parameters."
             )
+    lines += _seed_means(runs)
     for run in runs:
         if run.get("compact_error"):
             lines.append(
@@ -394,6 +398,41 @@ def _verdicts(runs):
             )
     if lines:
         lines.append("")
+    return lines
+
+
+def _seed_means(runs):
+    """Averages GNAP's gap to each other variant over the seeds both ran.
+
+    One seed's gap mixes the methods' difference with seed noise; the mean
+    over seeds, shown beside the per-seed gaps, is what a verdict should
+    rest on when a recipe was run with several seeds.
+    """
+    gnaps = {r["seed"]: r for r in runs if r["variant"] == "gnap"}
+    lines = []
+    for variant in ("dense", "gmp", "growth_off", "prune_off"):
+        pairs = [
+            (gnaps[r["seed"]], r)
+            for r in runs
+            if r["variant"] == variant and r["seed"] in gnaps
+        ]
+        if len(pairs) < 2:
+            continue
+        per_seed = [_gaps(gnap, other) for gnap, other in pairs]
+        means = [
+            (split, sum(dict(g)[split] for g in per_seed) / len(per_seed))
+            for split, _ in per_seed[0]
+            if all(split in dict(g) for g in per_seed)
+        ]
+        seeds = ", ".join(str(gnap["seed"]) for gnap, _ in pairs)
+        each = "; ".join(
+            f"seed {gnap['seed']}: {_gaps_text(gaps)}"
+            for (gnap, _), gaps in zip(pairs, per_seed, strict=True)
+        )
+        lines.append(
+            f"- Mean over seeds {seeds}, GNAP against "
+            f"{VARIANT_LABELS[variant]}: {_gaps_text(means)} ({each})."
+        )
     return lines
 
 

@@ -369,6 +369,42 @@ def test_make_results_checks_each_baseline_against_its_own_seed(
     )
 
 
+def test_make_results_averages_gaps_over_seeds(bench, tmp_path):
+    make_results = bench["make_results"]
+    results = tmp_path / "results"
+    results.mkdir()
+    for seed, gnap_accuracy, gmp_accuracy in (
+        (0, 0.9900, 0.9950),
+        (1, 0.9930, 0.9910),
+    ):
+        for variant, accuracy in (
+            ("gnap", gnap_accuracy),
+            ("gmp", gmp_accuracy),
+        ):
+            run = _fake_run(variant, accuracy, 6000)
+            run["seed"] = seed
+            path = results / f"mnist_{variant}_seed{seed}.json"
+            path.write_text(json.dumps(run))
+    dense = _fake_run("dense", 0.9800, 6000)
+    (results / "mnist_dense_seed0.json").write_text(json.dumps(dense))
+    text = make_results.main(
+        ["--results-dir", str(results), "--output", str(tmp_path / "R.md")]
+    )
+    # -0.50 and +0.20 points: a mean of -0.15.
+    assert (
+        "Mean over seeds 0, 1, GNAP against (b) gradual magnitude pruning, "
+        "same params: -0.15 validation accuracy points (seed 0: -0.50 "
+        "validation accuracy points; seed 1: +0.20 validation accuracy "
+        "points)." in text
+    )
+    # One seed of the dense CNN: its verdict, named by its seed, and no mean.
+    assert text.count("GNAP against (a) dense CNN") == 1
+    assert "- Seed 0: GNAP against (a) dense CNN, same params: beats it" in (
+        text
+    )
+    assert "- Seed 1: GNAP against (b) gradual magnitude pruning" in text
+
+
 # === reproduce.py end to end ===
 
 
