@@ -254,7 +254,7 @@ kept recipe (seed 0, validation split; scratch copies of the code or of
   twice the parameters: 92.75% (92.24% test) with 16,517, fitting
   93.35%, against magnitude pruning of the same widest network to the
   same count, 93.17% (92.87%), fitting 93.94%. With s = 0.1 the network
-  still had 25,754 of its 26,000 weights at epoch 21 (stopped there). So
+  still had 25,754 of its 25,946 parameters at epoch 21 (stopped). So
   the count GNAP ends with is set by how far its gates travel in the
   epochs it has, not by a balance the sparsity term reaches; and slower
   gates do not close the gap (-0.42 validation and -0.63 test points,
