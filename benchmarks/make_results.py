@@ -419,10 +419,11 @@ def _seed_means(runs):
         if len(pairs) < 2:
             continue
         per_seed = [_gaps(gnap, other) for gnap, other in pairs]
+        by_split = [dict(gaps) for gaps in per_seed]
         means = [
-            (split, sum(dict(g)[split] for g in per_seed) / len(per_seed))
-            for split, _ in per_seed[0]
-            if all(split in dict(g) for g in per_seed)
+            (split, sum(g[split] for g in by_split) / len(by_split))
+            for split in by_split[0]
+            if all(split in g for g in by_split)
         ]
         seeds = ", ".join(str(gnap["seed"]) for gnap, _ in pairs)
         each = "; ".join(
