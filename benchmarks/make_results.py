@@ -223,8 +223,9 @@ def _stale_lines(runs):
 
     A baseline compares with GNAP only when both ran the same recipe
     (growth settings aside for the variants that do not grow, and gate
-    freezing aside for those without gates to train), and a sized baseline
-    only when this GNAP run sized it. Each run is compared with the GNAP
+    freezing aside for those without gates to train), a sized baseline
+    only when this GNAP run sized it, and growth off only when it started
+    at this GNAP run's widest widths. Each run is compared with the GNAP
     run of its own seed (the first GNAP run when its seed has none), since
     each seed's baselines are sized by that seed's GNAP run.
     """
@@ -252,13 +253,22 @@ def _stale_lines(runs):
             {k: v for k, v in gnap["recipe"].items() if k not in skip},
             {k: v for k, v in run["recipe"].items() if k not in skip},
         )
-        sized = (run.get("reference") or {}).get("effective_params")
+        reference = run.get("reference") or {}
+        sized = reference.get("effective_params")
+        widths = (reference.get("widest") or {}).get("widths")
         if differences:
             stale.append(
                 f"- {label}: its recipe differs from the GNAP row's in "
                 + "; ".join(differences)
                 + "."
             )
+        elif run["variant"] == "growth_off":
+            # Built at GNAP's widest widths, whatever count GNAP ends with.
+            if widths is not None and widths != gnap["widest"]["widths"]:
+                stale.append(
+                    f"- {label}: built at an earlier GNAP run's widest "
+                    f"widths ({widths})."
+                )
         elif sized is not None and sized != gnap["effective_params"]:
             stale.append(
                 f"- {label}: sized by an earlier GNAP run ({sized:,} "
@@ -338,6 +348,8 @@ def _fresh_start_text(growth):
         )
     if growth.get("restart_schedule"):
         parts.append("learning rate restarted at each growth")
+    if growth.get("warm_second_moment"):
+        parts.append("new weights' Adam second moments started warm")
     return "".join(f", {part}" for part in parts)
 
 

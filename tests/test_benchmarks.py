@@ -257,6 +257,7 @@ def test_make_results_renders_a_table_per_dataset(bench, tmp_path):
         reopen_pruned=True,
         reopen_until=0.5,
         restart_schedule=True,
+        warm_second_moment=True,
     )
     for name, run in (
         ("gnap", gnap),
@@ -285,7 +286,7 @@ def test_make_results_renders_a_table_per_dataset(bench, tmp_path):
     assert (
         "new units: zero, split noise 1.0, closed gates reopened at growths "
         "in the first 50% of the epochs, learning rate restarted at each "
-        "growth." in text
+        "growth, new weights' Adam second moments started warm." in text
     )
     assert "python benchmarks/reproduce.py --dataset mnist --baseline all" in (
         text
@@ -305,6 +306,8 @@ def test_make_results_flags_runs_with_other_settings(bench, tmp_path):
     results.mkdir()
     gnap = _fake_run("gnap", 0.9950, 6100)
     gnap["recipe"]["freeze_gates"] = {"at": 0.8}
+    widest = {"dense_params": 30000, "widths": {"block1_conv": 16}}
+    gnap["widest"] = widest
     # Growth settings do not matter to the dense CNN, which never grows.
     dense = _fake_run("dense", 0.9915, 6150)
     dense["recipe"]["growth"]["patience"] = 5
@@ -312,6 +315,10 @@ def test_make_results_flags_runs_with_other_settings(bench, tmp_path):
     # The magnitude pruning run was sized by another GNAP run.
     gmp = _fake_run("gmp", 0.9920, 5000)
     gmp["reference"] = {"effective_params": 5000}
+    # Growth off is built at GNAP's widest widths, whatever its count.
+    growth_off = _fake_run("growth_off", 0.9940, 5500)
+    growth_off["recipe"]["freeze_gates"] = {"at": 0.8}
+    growth_off["reference"] = {"effective_params": 5000, "widest": widest}
     # Growth matters to pruning off, and this one trained longer.
     prune_off = _fake_run("prune_off", 0.9930, 30000)
     prune_off["recipe"]["freeze_gates"] = {"at": 0.8}
@@ -320,6 +327,7 @@ def test_make_results_flags_runs_with_other_settings(bench, tmp_path):
         ("gnap", gnap),
         ("dense", dense),
         ("gmp", gmp),
+        ("growth_off", growth_off),
         ("prune_off", prune_off),
     ):
         (results / f"mnist_{name}_seed0.json").write_text(json.dumps(run))
@@ -328,6 +336,7 @@ def test_make_results_flags_runs_with_other_settings(bench, tmp_path):
     )
     flagged = text.split("Runs whose settings differ")[1].split("\n\n")[1]
     assert "(a) dense CNN" not in flagged
+    assert "growth off" not in flagged
     assert (
         "magnitude pruning, same params: sized by an earlier GNAP run "
         "(5,000 effective params)" in flagged
@@ -352,6 +361,12 @@ def test_make_results_checks_each_baseline_against_its_own_seed(
     gmp = _fake_run("gmp", 0.9920, 6100)
     gmp["reference"] = {"effective_params": 6100}
     runs["gmp_seed1"] = gmp
+    growth_off = _fake_run("growth_off", 0.9940, 5000)
+    growth_off["reference"] = {
+        "effective_params": 5900,
+        "widest": {"dense_params": 9000, "widths": {"block1_conv": 8}},
+    }
+    runs["growth_off_seed1"] = growth_off
     for name, run in runs.items():
         run["seed"] = int(name[-1])
         (results / f"mnist_{name}.json").write_text(json.dumps(run))
@@ -366,6 +381,10 @@ def test_make_results_checks_each_baseline_against_its_own_seed(
     assert (
         "magnitude pruning, same params (seed 1): sized by an earlier GNAP "
         "run (6,100 effective params)" in flagged
+    )
+    assert (
+        "growth off (prune only) (seed 1): built at an earlier GNAP run's "
+        "widest widths ({'block1_conv': 8})" in flagged
     )
 
 

@@ -165,3 +165,40 @@ def test_rebuild_optimizer_carries_state():
         value, before = variable.numpy(), old_vars[variable.name]
         np.testing.assert_array_equal(value[..., :8], before)
         assert np.all(value[..., 8:] == 0.0)
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_warm_second_moment_keeps_new_weights_first_steps_small(warm):
+    # Long after Adam's warm-up, a new weight with a zero second moment
+    # steps sqrt(1000) / 10 = 3.16 times the learning rate.
+    model = keras_gnap.build_gnap((16, 16, 1), 3)
+    variables = model.trainable_variables
+    rng = np.random.default_rng(0)
+
+    def gradients(variables):
+        return [rng.normal(size=v.shape).astype("float32") for v in variables]
+
+    old = keras.optimizers.Adam(0.01)
+    old.build(variables)
+    for _ in range(20):
+        old.apply_gradients(zip(gradients(variables), variables, strict=True))
+    old.iterations.assign(10000)
+    grown = keras_gnap.grow(model, widths={"block1_conv": 12})
+    variables = grown.trainable_variables
+    new = rebuild_optimizer(old, variables, warm_second_moment=warm)
+    velocity = next(
+        v for v in new.variables if v.name == "block1_conv_kernel_velocity"
+    ).numpy()
+    if warm:
+        np.testing.assert_allclose(
+            velocity[..., 8:], velocity[..., :8].mean(), rtol=1e-6
+        )
+    kernel = next(v for v in variables if v.path == "block1_conv/kernel")
+    before = kernel.numpy()
+    new.apply_gradients(zip(gradients(variables), variables, strict=True))
+    step = np.abs(kernel.numpy() - before)
+    new_step, old_step = np.median(step[..., 8:]), np.median(step[..., :8])
+    if warm:
+        assert new_step < 0.01 and new_step < 2 * old_step
+    else:
+        assert new_step == pytest.approx(0.01 * 1000**0.5 / 10, rel=1e-3)

@@ -157,6 +157,7 @@ def test_needs_gnap_model():
         ({"reopen_until": None}, "reopen_until"),
         ({"reopen_pruned": 1}, "reopen_pruned"),
         ({"restart_schedule": "yes"}, "restart_schedule"),
+        ({"warm_second_moment": 1}, "warm_second_moment"),
     ],
 )
 def test_bad_arguments(kwargs, argument):

@@ -167,3 +167,23 @@ def test_restart_schedule_needs_a_decaying_schedule():
     x = np.zeros((4, 16, 16, 1), "float32")
     with pytest.raises(ValueError, match="restart_schedule=True"):
         model.fit(x, np.zeros(4), epochs=1, verbose=0, callbacks=[growth])
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_growth_starts_new_second_moments_warm_when_told(warm):
+    # Saturation at the last epoch: a growth with no training after it.
+    growth = keras_gnap.GrowthCallback(
+        patience=1, growth_until=None, warm_second_moment=warm
+    )
+    model, _ = _fit_with_growths(growth, [1.0, 1.0])
+    assert [e["epoch"] for e in growth.growth_events] == [2]
+    old_width = growth.growth_events[0]["widths_before"]["block1_conv"]
+    velocity = next(
+        v
+        for v in model.optimizer.variables
+        if v.name == "block1_conv_kernel_velocity"
+    ).numpy()
+    old, new = velocity[..., :old_width], velocity[..., old_width:]
+    assert old.mean() > 0
+    expected = old.mean() if warm else 0.0
+    np.testing.assert_allclose(new, expected, rtol=1e-6)

@@ -56,6 +56,7 @@ def test_train_writes_model_and_history(idx_dir, tmp_path, capsys, monkeypatch):
             "--reopen-until",
             "0.25",
             "--restart-schedule",
+            "--warm-second-moment",
             "--output",
             str(output),
             "--verbose",
@@ -75,6 +76,7 @@ def test_train_writes_model_and_history(idx_dir, tmp_path, capsys, monkeypatch):
     assert growth_arguments["reopen_pruned"] is True
     assert growth_arguments["reopen_until"] == 0.25
     assert growth_arguments["restart_schedule"] is True
+    assert growth_arguments["warm_second_moment"] is True
     # growth_until=0.5 of 2 epochs: no growth after the first epoch (the
     # rule itself is tested in test_growth_callback.py).
     assert all(event["epoch"] <= 1 for event in record["growth_events"])

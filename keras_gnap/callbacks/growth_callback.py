@@ -90,6 +90,11 @@ class GrowthCallback(keras.callbacks.Callback):
             `keras_gnap.growth.schedule_restart`), so the grown network
             trains its new units at a high rate again. Needs a schedule
             with `decay_steps`, such as `CosineDecay`. Defaults to `False`.
+        warm_second_moment: bool. Whether the new weights' second-moment
+            estimates (Adam's `velocity`) start at the mean of the old
+            weights' instead of zero, so that their first steps are not
+            about three times the learning rate (see
+            `keras_gnap.growth.rebuild_optimizer`). Defaults to `False`.
 
     Raises:
         ValueError: if an argument is out of range.
@@ -120,6 +125,7 @@ class GrowthCallback(keras.callbacks.Callback):
         reopen_pruned=False,
         reopen_until=0.5,
         restart_schedule=False,
+        warm_second_moment=False,
     ):
         super().__init__()
         if mode not in ("auto", "min", "max"):
@@ -143,6 +149,11 @@ class GrowthCallback(keras.callbacks.Callback):
                 "Argument `restart_schedule` must be True or False. "
                 f"Received: restart_schedule={restart_schedule!r}"
             )
+        if not isinstance(warm_second_moment, bool):
+            raise ValueError(
+                "Argument `warm_second_moment` must be True or False. "
+                f"Received: warm_second_moment={warm_second_moment!r}"
+            )
         self.monitor = monitor
         self.min_delta = abs(min_delta)
         self.patience = patience
@@ -158,6 +169,7 @@ class GrowthCallback(keras.callbacks.Callback):
         self.reopen_pruned = reopen_pruned
         self.reopen_until = reopen_until
         self.restart_schedule = restart_schedule
+        self.warm_second_moment = warm_second_moment
         if mode == "min" or (mode == "auto" and not _is_accuracy(monitor)):
             self.monitor_op = np.less
         else:
@@ -284,7 +296,11 @@ class GrowthCallback(keras.callbacks.Callback):
             )
             if restarted is not schedule:
                 learning_rate = restarted
-        retrace_training(self.model, learning_rate=learning_rate)
+        retrace_training(
+            self.model,
+            learning_rate=learning_rate,
+            warm_second_moment=self.warm_second_moment,
+        )
         event = {
             "epoch": epoch + 1,
             "monitor": self.monitor,

@@ -150,6 +150,15 @@ def add_parser(subparsers):
         ),
     )
     parser.add_argument(
+        "--warm-second-moment",
+        action="store_true",
+        help=(
+            "Start the new weights' Adam second moments at the mean of the "
+            "old weights' at each growth, so that their first steps are not "
+            "about three times the learning rate."
+        ),
+    )
+    parser.add_argument(
         "--freeze-gates-at",
         type=_open_fraction,
         default=None,
@@ -240,6 +249,7 @@ def run(args):
         reopen_pruned=args.reopen_pruned,
         reopen_until=args.reopen_until,
         restart_schedule=args.restart_schedule,
+        warm_second_moment=args.warm_second_moment,
         verbose=1,
     )
     freeze = None

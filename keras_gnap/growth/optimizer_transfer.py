@@ -1,9 +1,13 @@
 """Carrying an optimizer's state over to a grown network."""
 
+import numpy as np
+
 from keras_gnap.growth.weight_transfer import embed
 
 
-def rebuild_optimizer(optimizer, variables, learning_rate=None):
+def rebuild_optimizer(
+    optimizer, variables, learning_rate=None, warm_second_moment=False
+):
     """Returns a copy of `optimizer` built for `variables`, state carried.
 
     Keras optimizers are built for a fixed list of variables, so a grown
@@ -11,15 +15,26 @@ def rebuild_optimizer(optimizer, variables, learning_rate=None):
     rate, moments) is copied from the old one by variable name, which
     Keras derives from the model variable's path; growth keeps layer names,
     so each slot finds its old value. Grown slots keep the old values in
-    their leading corner and zeros for the new entries. Learning-rate
-    schedules continue from the same iteration, unless `learning_rate`
-    replaces the schedule.
+    their leading corner and zeros for the new entries, unless
+    `warm_second_moment` is set. Learning-rate schedules continue from the
+    same iteration, unless `learning_rate` replaces the schedule.
+
+    Adam's bias correction follows the global iteration count, long past
+    its warm-up when a network grows, so a new weight whose second moment
+    starts at zero takes steps of about 3.2 times the learning rate for
+    its first hundred steps. `warm_second_moment` starts the new entries
+    of each second-moment slot (`velocity`, as Adam, AdamW, Nadam and
+    RMSprop name it) at the mean of the variable's old entries instead,
+    so new weights start with steps the size of the old weights'.
 
     Args:
         optimizer: a built `keras.optimizers.Optimizer`.
         variables: list of the grown network's trainable variables.
         learning_rate: float or `LearningRateSchedule` for the new
             optimizer. Defaults to `None`, which keeps `optimizer`'s.
+        warm_second_moment: bool. Whether new entries of second-moment
+            slots start at the mean of the old entries rather than zero.
+            Defaults to `False`.
 
     Returns:
         A new, built optimizer of the same class and configuration.
@@ -38,12 +53,20 @@ def rebuild_optimizer(optimizer, variables, learning_rate=None):
         old_value = old.numpy()
         if old_value.shape == new_value.shape:
             variable.assign(old_value)
-        else:
-            variable.assign(embed(old_value, new_value * 0))
+            continue
+        fill = 0
+        if warm_second_moment and _is_second_moment(variable):
+            fill = old_value.mean()
+        variable.assign(embed(old_value, np.full_like(new_value, fill)))
     return new_optimizer
 
 
-def retrace_training(model, learning_rate=None):
+def _is_second_moment(slot):
+    # Keras names a slot "<variable path>_<slot name>".
+    return slot.name.endswith("_velocity")
+
+
+def retrace_training(model, learning_rate=None, warm_second_moment=False):
     """Rebuilds a compiled model's optimizer and step functions in place.
 
     Needed inside `fit` whenever the model's trainable variables change
@@ -55,11 +78,16 @@ def retrace_training(model, learning_rate=None):
         model: a compiled Keras model.
         learning_rate: float or `LearningRateSchedule` for the rebuilt
             optimizer. Defaults to `None`, which keeps the current one.
+        warm_second_moment: bool. See `rebuild_optimizer`. Defaults to
+            `False`.
     """
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None and optimizer.built:
         model.optimizer = rebuild_optimizer(
-            optimizer, model.trainable_variables, learning_rate=learning_rate
+            optimizer,
+            model.trainable_variables,
+            learning_rate=learning_rate,
+            warm_second_moment=warm_second_moment,
         )
     model.make_train_function(force=True)
     model.make_test_function(force=True)
