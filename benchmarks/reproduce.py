@@ -585,8 +585,13 @@ def _display_path(source):
     """`source` relative to the repository when it lies beside it, so that
     results do not record where this clone happens to be."""
     path = Path(source)
-    if path.exists() and path.resolve().is_relative_to(REPO.parent):
-        return os.path.relpath(path.resolve(), REPO)
+    if not path.exists():
+        return str(source)
+    # The path as given first: a shared folder beside the clone may be a
+    # link to somewhere else.
+    for candidate in (Path(os.path.abspath(path)), path.resolve()):
+        if candidate.is_relative_to(REPO.parent):
+            return os.path.relpath(candidate, REPO)
     return str(source)
 
 

@@ -3,6 +3,7 @@
 import importlib
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -517,6 +518,27 @@ def test_reproduce_freezes_gates_where_the_recipe_says(
     assert len(set(counts[frozen - 2 :])) == 1
     model = keras.saving.load_model(tmp_path / "out" / result["model_file"])
     assert keras_gnap.count_params(model) == result["effective_params"]
+
+
+def test_reproduce_records_shared_data_beside_the_clone_relatively(
+    bench, tmp_path, monkeypatch
+):
+    reproduce = bench["reproduce"]
+    # A clone with the shared folder beside it as a link to elsewhere.
+    work = tmp_path / "work"
+    (work / "clone").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere" / "data"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "digits").write_text("")
+    (work / "shared").symlink_to(tmp_path / "elsewhere")
+    monkeypatch.setattr(reproduce, "REPO", work / "clone")
+    linked = work / "shared" / "data" / "digits"
+    assert reproduce._display_path(str(linked)) == os.path.join(
+        "..", "shared", "data", "digits"
+    )
+    # Data away from the clone keeps the path it was given.
+    outside = str(elsewhere / "digits")
+    assert reproduce._display_path(outside) == outside
 
 
 def test_reproduce_baseline_needs_the_gnap_run(bench, tmp_path):
