@@ -144,16 +144,8 @@ class GrowthCallback(keras.callbacks.Callback):
             _check_fraction("growth_until", growth_until, or_none=True)
         _check_fraction("reopen_until", reopen_until)
         check_reopen_pruned(reopen_pruned)
-        if not isinstance(restart_schedule, bool):
-            raise ValueError(
-                "Argument `restart_schedule` must be True or False. "
-                f"Received: restart_schedule={restart_schedule!r}"
-            )
-        if not isinstance(warm_second_moment, bool):
-            raise ValueError(
-                "Argument `warm_second_moment` must be True or False. "
-                f"Received: warm_second_moment={warm_second_moment!r}"
-            )
+        _check_flag("restart_schedule", restart_schedule)
+        _check_flag("warm_second_moment", warm_second_moment)
         self.monitor = monitor
         self.min_delta = abs(min_delta)
         self.patience = patience
@@ -356,6 +348,14 @@ def _check_fraction(name, value, or_none=False):
         raise ValueError(
             f"Argument `{name}` must be a fraction of the epochs in "
             f"{allowed}. Received: {name}={value!r}"
+        )
+
+
+def _check_flag(name, value):
+    if not isinstance(value, bool):
+        raise ValueError(
+            f"Argument `{name}` must be True or False. "
+            f"Received: {name}={value!r}"
         )
 
 
