@@ -350,6 +350,10 @@ def _fresh_start_text(growth):
         parts.append("learning rate restarted at each growth")
     if growth.get("warm_second_moment"):
         parts.append("new weights' Adam second moments started warm")
+    if growth.get("rescale_weights"):
+        parts.append("kernels scaled back to the He scale at each growth")
+    if growth.get("reset_optimizer"):
+        parts.append("optimizer started afresh at each growth")
     return "".join(f", {part}" for part in parts)
 
 

@@ -259,6 +259,8 @@ def test_make_results_renders_a_table_per_dataset(bench, tmp_path):
         reopen_until=0.5,
         restart_schedule=True,
         warm_second_moment=True,
+        rescale_weights=True,
+        reset_optimizer=True,
     )
     for name, run in (
         ("gnap", gnap),
@@ -287,7 +289,9 @@ def test_make_results_renders_a_table_per_dataset(bench, tmp_path):
     assert (
         "new units: zero, split noise 1.0, closed gates reopened at growths "
         "in the first 50% of the epochs, learning rate restarted at each "
-        "growth, new weights' Adam second moments started warm." in text
+        "growth, new weights' Adam second moments started warm, kernels "
+        "scaled back to the He scale at each growth, optimizer started "
+        "afresh at each growth." in text
     )
     assert "python benchmarks/reproduce.py --dataset mnist --baseline all" in (
         text

@@ -7,8 +7,12 @@ from test_unit_split import _pruned_model
 import keras_gnap
 from keras_gnap.growth.gate_reopening import reopen_gates
 from keras_gnap.growth.schedule_restart import RestartedSchedule
+from keras_gnap.growth.schedule_restart import fresh_schedule
+from keras_gnap.growth.schedule_restart import learning_rate_schedule
 from keras_gnap.growth.schedule_restart import restart_schedule
 from keras_gnap.growth.schedule_restart import schedule_span
+from keras_gnap.growth.weight_rescale import he_scale
+from keras_gnap.growth.weight_rescale import rescale_to_initial_scale
 
 
 def _rates(schedule, steps):
@@ -98,8 +102,10 @@ def test_grow_reopens_pruned_gates_before_splitting():
         keras_gnap.grow(model, widths={"block2_conv": 12}, reopen_pruned="yes")
 
 
-def _fit_with_growths(growth, values, schedule=None):
+def _fit_with_growths(growth, values, schedule=None, kernel_scale=None):
     model = keras_gnap.build_gnap((16, 16, 1), 3)
+    if kernel_scale is not None:
+        _enlarge_kernels(model.network, kernel_scale)
     optimizer = keras.optimizers.Adam(
         schedule or keras.optimizers.schedules.CosineDecay(0.01, 8 * 2)
     )
@@ -187,3 +193,153 @@ def test_growth_starts_new_second_moments_warm_when_told(warm):
     assert old.mean() > 0
     expected = old.mean() if warm else 0.0
     np.testing.assert_allclose(new, expected, rtol=1e-6)
+
+
+def test_fresh_schedule_runs_the_whole_schedule_from_step_zero():
+    cosine = keras.optimizers.schedules.CosineDecay(0.01, 100, alpha=0.1)
+    fresh = fresh_schedule(cosine, 40)
+    steps = [0, 15, 30, 45, 60, 90]
+    # A cosine decay over the 60 steps left, counted from 0.
+    expected = keras.optimizers.schedules.CosineDecay(0.01, 60, alpha=0.1)
+    np.testing.assert_allclose(_rates(fresh, steps), _rates(expected, steps))
+    assert float(fresh(60)) == pytest.approx(0.001)
+    # From a restarted schedule, the schedule it wraps starts again.
+    again = fresh_schedule(restart_schedule(cosine, 20), 40)
+    np.testing.assert_allclose(_rates(again, steps), _rates(expected, steps))
+    assert fresh_schedule(cosine, 100) is cosine
+    warm = keras.optimizers.schedules.CosineDecay(
+        0.0, 80, warmup_target=0.01, warmup_steps=20
+    )
+    shorter = fresh_schedule(warm, 50).get_config()
+    assert (shorter["warmup_steps"], shorter["decay_steps"]) == (10, 40)
+    pieces = keras.optimizers.schedules.PiecewiseConstantDecay(
+        [10], [0.1, 0.01]
+    )
+    with pytest.raises(ValueError, match="Received: schedule="):
+        fresh_schedule(pieces, 5)
+
+
+def _enlarge_kernels(network, factor):
+    # As training does: batch normalisation's moving statistics follow.
+    for layer in network.layers:
+        if isinstance(layer, keras_gnap.layers.GatedLayer):
+            layer.kernel.assign(layer.kernel.numpy() * factor)
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.moving_mean.assign(layer.moving_mean.numpy() * factor)
+            layer.moving_variance.assign(
+                layer.moving_variance.numpy() * factor**2
+            )
+
+
+def _open_rms(layer):
+    return float(
+        np.sqrt(np.mean(layer.kernel.numpy()[layer.kernel_mask()] ** 2))
+    )
+
+
+@pytest.mark.parametrize("gating", ["weight", "channel"])
+def test_rescaling_brings_kernels_to_he_scale_and_keeps_the_function(gating):
+    model = _pruned_model(gating)
+    _enlarge_kernels(model.network, 5.0)
+    for layer in model.network.layers:
+        # Outputs are scale-invariant up to epsilon / variance: make that
+        # negligible here, as the variances of a trained network do.
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.epsilon = 1e-9
+    x = np.random.rand(8, 16, 16, 1).astype("float32")
+    # Training mode first: it moves the moving statistics predict uses.
+    before_training_mode = model(x, training=True).numpy()
+    before = model.predict(x, verbose=0)
+    head = model.network.get_layer("head_dense").kernel.numpy()
+    factors = rescale_to_initial_scale(model.network)
+    convs = [
+        layer
+        for layer in model.network.layers
+        if isinstance(layer, keras_gnap.layers.GatedLayer)
+        and layer.name != "head_dense"
+    ]
+    assert sorted(factors) == sorted(layer.name for layer in convs)
+    for layer in convs:
+        assert factors[layer.name] < 1.0
+        expected = he_scale(tuple(layer.kernel.shape))
+        assert _open_rms(layer) == pytest.approx(expected, rel=1e-5)
+    # The head feeds no batch normalisation: left alone.
+    np.testing.assert_array_equal(
+        model.network.get_layer("head_dense").kernel.numpy(), head
+    )
+    np.testing.assert_allclose(model.predict(x, verbose=0), before, atol=1e-3)
+    np.testing.assert_allclose(
+        model(x, training=True).numpy(), before_training_mode, atol=1e-3
+    )
+    # Kernels at the He scale or below are never enlarged.
+    assert rescale_to_initial_scale(model.network) == {}
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_growth_rescales_kernels_and_resets_the_optimizer_when_told(fresh):
+    # Saturation at the last epoch: a growth with no training after it.
+    growth = keras_gnap.GrowthCallback(
+        patience=1,
+        growth_until=None,
+        restart_schedule=True,
+        rescale_weights=fresh,
+        reset_optimizer=fresh,
+    )
+    model, _ = _fit_with_growths(
+        growth,
+        [1.0, 1.0],
+        schedule=keras.optimizers.schedules.CosineDecay(0.01, 8),
+        kernel_scale=4.0,
+    )
+    event = growth.growth_events[0]
+    assert event["epoch"] == 2 and event["reset_optimizer"] is fresh
+    slots = [
+        v.numpy()
+        for v in model.optimizer.variables
+        if v.name.endswith(("_momentum", "_velocity"))
+    ]
+    assert slots
+    if fresh:
+        assert int(model.optimizer.iterations.numpy()) == 0
+        assert all(not slot.any() for slot in slots)
+        # The whole schedule again, over the 4 steps left.
+        assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
+        schedule = learning_rate_schedule(model.optimizer)
+        assert float(schedule(2)) == pytest.approx(0.005)
+        assert "block1_conv" in event["rescaled_weights"]
+        block1 = model.network.get_layer("block1_conv")
+        assert _open_rms(block1) == pytest.approx(
+            he_scale(tuple(block1.kernel.shape)), rel=1e-5
+        )
+    else:
+        assert int(model.optimizer.iterations.numpy()) == 4
+        assert any(slot.any() for slot in slots)
+        assert event["rescaled_weights"] == {}
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"rescale_weights": "yes"}, "Received: rescale_weights='yes'"),
+        ({"reset_optimizer": 1}, "Received: reset_optimizer=1"),
+        (
+            {"rescale_weights": True, "restart_schedule": True},
+            "rescale_weights=True, reset_optimizer=False",
+        ),
+        (
+            {"reset_optimizer": True},
+            "reset_optimizer=True, restart_schedule=False",
+        ),
+        (
+            {
+                "reset_optimizer": True,
+                "restart_schedule": True,
+                "warm_second_moment": True,
+            },
+            "reset_optimizer=True, warm_second_moment=True",
+        ),
+    ],
+)
+def test_rescale_and_reset_arguments_are_checked(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        keras_gnap.GrowthCallback(**kwargs)

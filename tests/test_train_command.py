@@ -57,6 +57,8 @@ def test_train_writes_model_and_history(idx_dir, tmp_path, capsys, monkeypatch):
             "0.25",
             "--restart-schedule",
             "--warm-second-moment",
+            "--rescale-weights",
+            "--reset-optimizer",
             "--output",
             str(output),
             "--verbose",
@@ -77,6 +79,8 @@ def test_train_writes_model_and_history(idx_dir, tmp_path, capsys, monkeypatch):
     assert growth_arguments["reopen_until"] == 0.25
     assert growth_arguments["restart_schedule"] is True
     assert growth_arguments["warm_second_moment"] is True
+    assert growth_arguments["rescale_weights"] is True
+    assert growth_arguments["reset_optimizer"] is True
     # growth_until=0.5 of 2 epochs: no growth after the first epoch (the
     # rule itself is tested in test_growth_callback.py).
     assert all(event["epoch"] <= 1 for event in record["growth_events"])

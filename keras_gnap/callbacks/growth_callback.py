@@ -10,12 +10,14 @@ from keras_gnap.growth.grow import grow
 from keras_gnap.growth.growth_rule import check_growth_arguments
 from keras_gnap.growth.growth_rule import plan_growth
 from keras_gnap.growth.optimizer_transfer import retrace_training
+from keras_gnap.growth.schedule_restart import fresh_schedule
 from keras_gnap.growth.schedule_restart import learning_rate_schedule
 from keras_gnap.growth.schedule_restart import restart_schedule
 from keras_gnap.growth.schedule_restart import schedule_span
 from keras_gnap.growth.unit_split import SPLIT_NOISE
 from keras_gnap.growth.unit_split import check_new_units
 from keras_gnap.growth.unit_split import check_split_noise
+from keras_gnap.growth.weight_rescale import rescale_to_initial_scale
 from keras_gnap.layers.gated_layer import GatedLayer
 from keras_gnap.models.gnap_model import GNAPModel
 from keras_gnap.reports.parameter_count import count_params
@@ -95,6 +97,22 @@ class GrowthCallback(keras.callbacks.Callback):
             weights' instead of zero, so that their first steps are not
             about three times the learning rate (see
             `keras_gnap.growth.rebuild_optimizer`). Defaults to `False`.
+        rescale_weights: bool. Whether each growth scales the kernels of
+            batch-normalised gated layers back down to the He scale of a
+            fresh layer, which leaves their outputs unchanged: trained
+            kernels grow several times larger, and Adam's steps of about
+            one learning rate then turn them little, so the grown network
+            learns like an old one (see
+            `keras_gnap.growth.rescale_to_initial_scale`). Needs
+            `reset_optimizer`, since the moments of a rescaled kernel no
+            longer fit its gradients. Defaults to `False`.
+        reset_optimizer: bool. Whether each growth starts the optimizer
+            from a fresh state (moments at zero, step count at 0, so bias
+            correction warms up again) with its decaying learning-rate
+            schedule run over the steps that remain (see
+            `keras_gnap.growth.fresh_schedule`), instead of carrying its
+            state over. Needs `restart_schedule`; excludes
+            `warm_second_moment`. Defaults to `False`.
 
     Raises:
         ValueError: if an argument is out of range.
@@ -126,6 +144,8 @@ class GrowthCallback(keras.callbacks.Callback):
         reopen_until=0.5,
         restart_schedule=False,
         warm_second_moment=False,
+        rescale_weights=False,
+        reset_optimizer=False,
     ):
         super().__init__()
         if mode not in ("auto", "min", "max"):
@@ -146,6 +166,29 @@ class GrowthCallback(keras.callbacks.Callback):
         check_reopen_pruned(reopen_pruned)
         _check_flag("restart_schedule", restart_schedule)
         _check_flag("warm_second_moment", warm_second_moment)
+        _check_flag("rescale_weights", rescale_weights)
+        _check_flag("reset_optimizer", reset_optimizer)
+        if rescale_weights and not reset_optimizer:
+            raise ValueError(
+                "Argument `rescale_weights=True` needs `reset_optimizer=True`:"
+                " the optimizer's moments of a rescaled kernel no longer fit "
+                "its gradients. Received: rescale_weights=True, "
+                "reset_optimizer=False"
+            )
+        if reset_optimizer and warm_second_moment:
+            raise ValueError(
+                "Arguments `reset_optimizer` and `warm_second_moment` exclude "
+                "each other: a fresh optimizer carries no second moments to "
+                "start warm. Received: reset_optimizer=True, "
+                "warm_second_moment=True"
+            )
+        if reset_optimizer and not restart_schedule:
+            raise ValueError(
+                "Argument `reset_optimizer=True` needs "
+                "`restart_schedule=True`: a fresh optimizer counts its steps "
+                "from 0, so its schedule starts again. Received: "
+                "reset_optimizer=True, restart_schedule=False"
+            )
         self.monitor = monitor
         self.min_delta = abs(min_delta)
         self.patience = patience
@@ -162,6 +205,8 @@ class GrowthCallback(keras.callbacks.Callback):
         self.reopen_until = reopen_until
         self.restart_schedule = restart_schedule
         self.warm_second_moment = warm_second_moment
+        self.rescale_weights = rescale_weights
+        self.reset_optimizer = reset_optimizer
         if mode == "min" or (mode == "auto" and not _is_accuracy(monitor)):
             self.monitor_op = np.less
         else:
@@ -280,18 +325,28 @@ class GrowthCallback(keras.callbacks.Callback):
         widths_before = _widths(network)
         dense_before = dense_params(network)
         self.model.replace_network(grown)
+        rescaled = {}
+        if self.rescale_weights:
+            rescaled = rescale_to_initial_scale(grown)
         learning_rate = None
         if self.restart_schedule:
             schedule = learning_rate_schedule(self.model.optimizer)
-            restarted = restart_schedule(
+            restart = (
+                fresh_schedule if self.reset_optimizer else restart_schedule
+            )
+            restarted = restart(
                 schedule, int(self.model.optimizer.iterations.numpy())
             )
             if restarted is not schedule:
                 learning_rate = restarted
+        # A schedule already at its end cannot start again, and a fresh
+        # optimizer would run it from its first step.
+        reset = self.reset_optimizer and learning_rate is not None
         retrace_training(
             self.model,
             learning_rate=learning_rate,
             warm_second_moment=self.warm_second_moment,
+            reset_state=reset,
         )
         event = {
             "epoch": epoch + 1,
@@ -306,12 +361,18 @@ class GrowthCallback(keras.callbacks.Callback):
             "dense_params_after": int(dense_params(grown)),
             "reopened_pruned": reopen,
             "restarted_schedule": learning_rate is not None,
+            "rescaled_weights": rescaled,
+            "reset_optimizer": reset,
         }
         self.growth_events.append(event)
         self.best_before_growth = self.best
         self.best = np.inf if self.monitor_op is np.less else -np.inf
         if self.verbose:
             extras = ", closed gates reopened" if reopen else ""
+            if rescaled:
+                extras += ", kernels rescaled"
+            if reset:
+                extras += ", optimizer reset"
             if learning_rate is not None:
                 extras += ", learning rate restarted"
             print(

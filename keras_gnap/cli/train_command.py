@@ -159,6 +159,25 @@ def add_parser(subparsers):
         ),
     )
     parser.add_argument(
+        "--rescale-weights",
+        action="store_true",
+        help=(
+            "Scale the batch-normalised kernels back down to the He scale "
+            "of a fresh layer at each growth (outputs unchanged), so the "
+            "grown network learns as fast as a new one. Needs "
+            "--reset-optimizer."
+        ),
+    )
+    parser.add_argument(
+        "--reset-optimizer",
+        action="store_true",
+        help=(
+            "Start the optimizer afresh at each growth (moments at zero, "
+            "step count at 0), its cosine schedule over the steps that "
+            "remain. Needs --restart-schedule."
+        ),
+    )
+    parser.add_argument(
         "--freeze-gates-at",
         type=_open_fraction,
         default=None,
@@ -250,6 +269,8 @@ def run(args):
         reopen_until=args.reopen_until,
         restart_schedule=args.restart_schedule,
         warm_second_moment=args.warm_second_moment,
+        rescale_weights=args.rescale_weights,
+        reset_optimizer=args.reset_optimizer,
         verbose=1,
     )
     freeze = None

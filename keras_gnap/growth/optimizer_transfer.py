@@ -6,7 +6,11 @@ from keras_gnap.growth.weight_transfer import embed
 
 
 def rebuild_optimizer(
-    optimizer, variables, learning_rate=None, warm_second_moment=False
+    optimizer,
+    variables,
+    learning_rate=None,
+    warm_second_moment=False,
+    reset_state=False,
 ):
     """Returns a copy of `optimizer` built for `variables`, state carried.
 
@@ -27,6 +31,11 @@ def rebuild_optimizer(
     RMSprop name it) at the mean of the variable's old entries instead,
     so new weights start with steps the size of the old weights'.
 
+    `reset_state` carries nothing over instead: every moment starts at
+    zero and the step count at 0, so bias correction warms up again as at
+    the start of training (pass a `learning_rate` whose schedule suits a
+    step count from 0, see `keras_gnap.growth.fresh_schedule`).
+
     Args:
         optimizer: a built `keras.optimizers.Optimizer`.
         variables: list of the grown network's trainable variables.
@@ -35,6 +44,8 @@ def rebuild_optimizer(
         warm_second_moment: bool. Whether new entries of second-moment
             slots start at the mean of the old entries rather than zero.
             Defaults to `False`.
+        reset_state: bool. Whether to start from a fresh state instead of
+            carrying the old one over. Defaults to `False`.
 
     Returns:
         A new, built optimizer of the same class and configuration.
@@ -44,6 +55,8 @@ def rebuild_optimizer(
         config["learning_rate"] = learning_rate
     new_optimizer = optimizer.__class__.from_config(config)
     new_optimizer.build(variables)
+    if reset_state:
+        return new_optimizer
     old_values = {v.name: v for v in optimizer.variables}
     for variable in new_optimizer.variables:
         old = old_values.get(variable.name)
@@ -66,7 +79,9 @@ def _is_second_moment(slot):
     return slot.name.endswith("_velocity")
 
 
-def retrace_training(model, learning_rate=None, warm_second_moment=False):
+def retrace_training(
+    model, learning_rate=None, warm_second_moment=False, reset_state=False
+):
     """Rebuilds a compiled model's optimizer and step functions in place.
 
     Needed inside `fit` whenever the model's trainable variables change
@@ -80,6 +95,7 @@ def retrace_training(model, learning_rate=None, warm_second_moment=False):
             optimizer. Defaults to `None`, which keeps the current one.
         warm_second_moment: bool. See `rebuild_optimizer`. Defaults to
             `False`.
+        reset_state: bool. See `rebuild_optimizer`. Defaults to `False`.
     """
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None and optimizer.built:
@@ -88,6 +104,7 @@ def retrace_training(model, learning_rate=None, warm_second_moment=False):
             model.trainable_variables,
             learning_rate=learning_rate,
             warm_second_moment=warm_second_moment,
+            reset_state=reset_state,
         )
     model.make_train_function(force=True)
     model.make_test_function(force=True)

@@ -105,6 +105,57 @@ def restart_schedule(schedule, step):
     Raises:
         ValueError: if `schedule` has no span.
     """
+    restartable = _restartable(schedule, step)
+    if restartable is None:
+        return schedule
+    original, span = restartable
+    return RestartedSchedule(original, start=int(step), span=span)
+
+
+def fresh_schedule(schedule, step):
+    """Returns `schedule` for an optimizer whose step count starts again.
+
+    The whole of `schedule` run over the steps that remain after `step`,
+    counted from 0: the schedule a restarted optimizer needs when its step
+    count is reset (see `keras_gnap.growth.rebuild_optimizer`). Its
+    `decay_steps` (and any `warmup_steps`, in proportion) shrink to what
+    remains of the span.
+
+    Args:
+        schedule: a `LearningRateSchedule` with a span (see
+            `schedule_span`), or a `RestartedSchedule` of one.
+        step: int. The optimizer's current step.
+
+    Returns:
+        A new schedule of the same class as the one `schedule` runs, or
+        `schedule` unchanged when `step` is at or past the end of its span.
+
+    Raises:
+        ValueError: if `schedule` has no span.
+    """
+    restartable = _restartable(schedule, step)
+    if restartable is None:
+        return schedule
+    original, span = restartable
+    config = original.get_config()
+    remaining = span - int(step)
+    warmup = int(config.get("warmup_steps") or 0)
+    if warmup:
+        warmup = round(warmup * remaining / span)
+        config["warmup_steps"] = warmup
+    config["decay_steps"] = remaining - warmup
+    return original.__class__.from_config(config)
+
+
+def _restartable(schedule, step):
+    """Returns (the schedule to run again, its span), or None if ended.
+
+    A `RestartedSchedule` gives the schedule it wraps, so that restarts
+    do not nest.
+
+    Raises:
+        ValueError: if `schedule` has no span.
+    """
     span = schedule_span(schedule)
     if span is None:
         raise ValueError(
@@ -113,7 +164,7 @@ def restart_schedule(schedule, step):
             f"Received: schedule={schedule!r}"
         )
     if step >= span:
-        return schedule
+        return None
     if isinstance(schedule, RestartedSchedule):
-        schedule = schedule.schedule
-    return RestartedSchedule(schedule, start=int(step), span=span)
+        return schedule.schedule, span
+    return schedule, span
