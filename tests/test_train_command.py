@@ -56,7 +56,6 @@ def test_train_writes_model_and_history(idx_dir, tmp_path, capsys, monkeypatch):
             "--reopen-until",
             "0.25",
             "--restart-schedule",
-            "--warm-second-moment",
             "--rescale-weights",
             "--reset-optimizer",
             "--output",
@@ -78,7 +77,7 @@ def test_train_writes_model_and_history(idx_dir, tmp_path, capsys, monkeypatch):
     assert growth_arguments["reopen_pruned"] is True
     assert growth_arguments["reopen_until"] == 0.25
     assert growth_arguments["restart_schedule"] is True
-    assert growth_arguments["warm_second_moment"] is True
+    assert growth_arguments["warm_second_moment"] is False
     assert growth_arguments["rescale_weights"] is True
     assert growth_arguments["reset_optimizer"] is True
     # growth_until=0.5 of 2 epochs: no growth after the first epoch (the
@@ -117,6 +116,34 @@ def test_train_rejects_bad_options(option, value, idx_dir, capsys):
     error = capsys.readouterr().err
     assert option in error
     assert f"Received: {value!r}" in error
+
+
+class _Captured(Exception):
+    pass
+
+
+def test_train_passes_warm_second_moment_but_not_with_a_fresh_optimizer(
+    idx_dir, tmp_path, capsys, monkeypatch
+):
+    growth_arguments = {}
+
+    def growth_callback(**kwargs):
+        growth_arguments.update(kwargs)
+        raise _Captured  # No need to train.
+
+    arguments = ["train", "--dataset", str(idx_dir), "--restart-schedule"]
+    arguments += ["--output", str(tmp_path / "run"), "--warm-second-moment"]
+    with monkeypatch.context() as patch:
+        patch.setattr(train_command, "GrowthCallback", growth_callback)
+        with pytest.raises(_Captured):
+            main(arguments)
+    assert growth_arguments["warm_second_moment"] is True
+    assert growth_arguments["reset_optimizer"] is False
+    with pytest.raises(SystemExit) as raised:
+        main(arguments + ["--reset-optimizer"])
+    assert raised.value.code == 2
+    error = capsys.readouterr().err
+    assert "reset_optimizer=True, warm_second_moment=True" in error
 
 
 def test_train_rejects_unknown_new_units(idx_dir, capsys):
