@@ -11,6 +11,7 @@ so the kernel can be scaled back down without changing what the network
 computes, giving the grown network the step sizes of a fresh one.
 """
 
+import keras
 import numpy as np
 
 from keras_gnap.layers.gated_layer import GatedLayer
@@ -64,7 +65,7 @@ def rescale_to_initial_scale(network):
         if graph.calls.get(layer.name) != 1 or len(after) != 1:
             continue
         norm = network.get_layer(after[0])
-        if type(norm).__name__ != "BatchNormalization":
+        if not isinstance(norm, keras.layers.BatchNormalization):
             continue
         kernel = np.asarray(layer.kernel)
         open_gates = layer.kernel_mask()
