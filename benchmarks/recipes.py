@@ -487,7 +487,7 @@ epochs 13 and 25 and reached 99.34% with 6,671 parameters, over the
 
 Tried on MNIST with the kept recipe, and not kept (scratch copies, seeds
 0 and 1; the runs shared the 2 cores up to eleven at a time, so their
-wall times, 60 to 106 minutes, do not measure the recipes), against
+wall times, 62 to 106 minutes, do not measure the recipes), against
 99.39% with 2,781 and 99.31% with 2,479:
 
 - Batch 64 instead of 128: 99.33% with 2,435 and 99.30% with 2,334,
