@@ -474,7 +474,9 @@ def test_reproduce_runs_every_variant_on_generated_data(bench, tmp_path):
         assert f"--baseline {result['variant']}" in saved["variant_command"]
         assert saved["versions"]["keras"]
         assert saved["machine"]["cpu_count"]
-    assert results[1]["recipe"]["model"]["sparsity"] == 0.1
+    # Pruning off records the recipe as it is and its own zero pressure.
+    recipe_sparsity = bench["recipes"].RECIPES["mnist"]["model"]["sparsity"]
+    assert results[1]["recipe"]["model"]["sparsity"] == recipe_sparsity
     assert results[1]["variant_settings"]["sparsity"] == 0.0
     budget = gnap["effective_params"]
     for variant in results[2:]:
@@ -568,7 +570,8 @@ def test_reproduce_names_runs_with_another_sparsity_apart(
     argv = ["--dataset", "mnist", "--data-dir", str(data), "--out", str(out)]
     argv += ["--limit", "64", "--epochs", "1"]
     # The recipe's own value keeps the recipe's name.
-    _run(bench, [*argv, "--sparsity", "0.1"])
+    own = bench["recipes"].RECIPES["mnist"]["model"]["sparsity"]
+    _run(bench, [*argv, "--sparsity", str(own)])
     with pytest.raises(FileNotFoundError, match="mnist_sparsity0.3_gnap"):
         _run(bench, [*argv, "--sparsity", "0.3", "--baseline", "dense"])
     for bad in ("-0.1", "nan", "lots"):
