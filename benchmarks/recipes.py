@@ -518,8 +518,9 @@ wall times, 62 to 106 minutes, do not measure the recipes), against
   pruning 99.48% and 99.49% with 19,357 and 18,864. The kept recipe's
   seed 2 baselines, run with it: magnitude pruning 99.15% with 2,499
   and the dense CNN 98.84% with 2,552, so the kept recipe leads
-  magnitude pruning with all three seeds (+0.27, +0.10, +0.10). Not kept: a mean of +0.05 points of accuracy
-  within sampling error does not pay for a loss to magnitude pruning.
+  magnitude pruning with all three seeds (+0.27, +0.10, +0.10). Not
+  kept: a mean of +0.05 points of accuracy within sampling error does
+  not pay for a loss to magnitude pruning.
 - The same with batch 64: 99.29% with 3,271 and 99.42% with 3,701.
 
 Tried on MNIST with zero-start new units, and not kept: less pruning
