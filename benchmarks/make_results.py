@@ -301,7 +301,13 @@ def _recipe_lines(run):
         f", {data['test_examples']:,} test" if data.get("test_examples") else ""
     )
     shifts = (
-        f"shifts up to {augment['padding']} px"
+        (
+            f"turns up to {augment.get('rotation', 0):g} degrees and "
+            f"zooms up to {augment.get('zoom', 0):.0%}, then "
+            if augment.get("rotation") or augment.get("zoom")
+            else ""
+        )
+        + f"shifts up to {augment['padding']} px"
         + (" and horizontal flips" if augment["flip"] else "")
         if augment
         else "none"

@@ -53,6 +53,7 @@ import tensorflow as tf
 import keras_gnap
 from keras_gnap.datasets import load
 from keras_gnap.datasets.augment import random_crop_and_flip
+from keras_gnap.datasets.augment import random_rotate_and_zoom
 from keras_gnap.reports.parameter_count import dense_params
 
 REPO = Path(__file__).resolve().parents[1]
@@ -262,7 +263,14 @@ def prepare_data(recipe, args):
         num_val = args.limit
     augment = recipe["augment"]
     if augment:
-        train = augmented(train, augment["padding"], augment["flip"], args.seed)
+        train = augmented(
+            train,
+            augment["padding"],
+            augment["flip"],
+            args.seed,
+            rotation=augment.get("rotation", 0.0),
+            zoom=augment.get("zoom", 0.0),
+        )
     test, num_test = None, None
     if args.test_data_dir:
         test, test_info = load(
@@ -296,8 +304,8 @@ def prepare_data(recipe, args):
     }
 
 
-def augmented(dataset, padding, flip, seed):
-    """Adds random shifts (and horizontal flips) to a batched dataset.
+def augmented(dataset, padding, flip, seed, rotation=0.0, zoom=0.0):
+    """Adds random shifts (and flips, turns and zooms) to a batched dataset.
 
     Args:
         dataset: `tf.data.Dataset` of `(images, labels)` float batches.
@@ -305,6 +313,10 @@ def augmented(dataset, padding, flip, seed):
         flip: bool. Whether to also flip half the images horizontally.
         seed: int. Seed of the random stream; each batch gets its own
             stateless seed, different every epoch.
+        rotation: float. Largest turn in degrees, applied before the shift.
+            Defaults to 0 (none).
+        zoom: float. Largest relative change of scale, applied with the
+            turn. Defaults to 0 (none).
 
     Returns:
         A `tf.data.Dataset` of the same structure.
@@ -315,6 +327,13 @@ def augmented(dataset, padding, flip, seed):
 
     def apply(batch, batch_seed):
         images, labels = batch
+        if rotation or zoom:
+            # Without a turn or zoom, batch_seed goes to the shift as it
+            # always did, so recipes without them keep their results.
+            turn_seed, batch_seed = tf.unstack(
+                tf.random.experimental.stateless_split(batch_seed, num=2)
+            )
+            images = random_rotate_and_zoom(images, turn_seed, rotation, zoom)
         if flip:
             images = random_crop_and_flip(images, batch_seed, padding)
         else:

@@ -296,12 +296,28 @@ def test_make_results_renders_a_table_per_dataset(bench, tmp_path):
     assert "python benchmarks/reproduce.py --dataset mnist --baseline all" in (
         text
     )
+    assert "augmentation: shifts up to 2 px; growth" in text
     # Smoke runs are not results.
     assert "magnitude pruning" not in text.split("## Overheads")[0]
     assert "Not measured yet" in text
     headline = make_results.headline_rows(make_results.load_results(results)[0])
     assert "| MNIST | 99.50% (validation) | 6,100 | 99.15% at 6,150 |" in (
         headline
+    )
+
+
+def test_make_results_names_turns_and_zooms(bench, tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    gnap = _fake_run("gnap", 0.9950, 6100)
+    gnap["recipe"]["augment"].update(rotation=10.0, zoom=0.1)
+    (results / "mnist_gnap_seed0.json").write_text(json.dumps(gnap))
+    text = bench["make_results"].main(
+        ["--results-dir", str(results), "--output", str(tmp_path / "R.md")]
+    )
+    assert (
+        "augmentation: turns up to 10 degrees and zooms up to 10%, then "
+        "shifts up to 2 px; growth" in text
     )
 
 
@@ -430,6 +446,38 @@ def test_make_results_averages_gaps_over_seeds(bench, tmp_path):
 
 
 # === reproduce.py end to end ===
+
+
+def _first_batch(dataset):
+    images, _ = next(iter(dataset))
+    return images.numpy()
+
+
+def test_augmented_turns_and_zooms_only_when_asked(bench):
+    import tensorflow as tf
+
+    augmented = bench["reproduce"].augmented
+    images = np.zeros((8, 28, 28, 1), np.float32)
+    images[:, 4:24, 13:15, 0] = 1.0
+    labels = np.arange(8)
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(8)
+
+    shifted = _first_batch(augmented(dataset, 2, False, seed=0))
+    # Shifts alone move pixels whole: the ink and its values stay.
+    assert set(np.unique(shifted)) <= {0.0, 1.0}
+    assert shifted.sum() == images.sum()
+    # A zero turn and zoom leave the shift-only stream as it was, so that
+    # recipes without them keep their results.
+    plain = augmented(dataset, 2, False, seed=0, rotation=0.0, zoom=0.0)
+    np.testing.assert_array_equal(_first_batch(plain), shifted)
+
+    turned = _first_batch(
+        augmented(dataset, 2, False, seed=0, rotation=30.0, zoom=0.1)
+    )
+    # Bilinear turns blend pixels: values strictly between 0 and 1 appear.
+    assert np.any((turned > 0.01) & (turned < 0.99))
+    again = augmented(dataset, 2, False, seed=0, rotation=30.0, zoom=0.1)
+    np.testing.assert_array_equal(_first_batch(again), turned)
 
 
 def _run(bench, argv):

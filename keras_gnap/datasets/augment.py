@@ -61,3 +61,74 @@ def random_crop_and_flip(images, seed, padding=PADDING):
     columns = shifts[1] + tf.where(flip, width - 1 - columns, columns)
     cropped = tf.gather(padded, rows, axis=1, batch_dims=1)
     return tf.gather(cropped, columns, axis=2, batch_dims=1)
+
+
+def random_rotate_and_zoom(images, seed, rotation, zoom):
+    """Rotates and zooms every image of a batch by its own random amount.
+
+    Each image turns about its centre by an angle drawn uniformly from
+    `[-rotation, rotation]` degrees and is scaled by a factor drawn
+    uniformly from `[1 - zoom, 1 + zoom]`, with bilinear interpolation and
+    zeros where the source falls outside the image. Stateless random ops
+    make the result a function of `seed`.
+
+    Args:
+        images: float tensor of shape `(batch, height, width, channels)`.
+        seed: int tensor of shape `(2,)`.
+        rotation: float. Largest angle in degrees, at least 0.
+        zoom: float. Largest relative change of scale, in `[0, 1)`.
+
+    Returns:
+        A tensor of the same shape and dtype as `images`.
+
+    Raises:
+        ValueError: if `rotation` or `zoom` is out of range.
+    """
+    if not rotation >= 0:
+        raise ValueError(
+            "Argument `rotation` must be a number of degrees >= 0. "
+            f"Received: rotation={rotation!r}"
+        )
+    if not 0 <= zoom < 1:
+        raise ValueError(
+            f"Argument `zoom` must be in [0, 1). Received: zoom={zoom!r}"
+        )
+    shape = tf.shape(images)
+    batch = shape[0]
+    height = tf.cast(shape[1], tf.float32)
+    width = tf.cast(shape[2], tf.float32)
+    seeds = tf.random.experimental.stateless_split(seed, num=2)
+    limit = rotation * 3.141592653589793 / 180.0
+    angle = tf.random.stateless_uniform(
+        [batch], seeds[0], minval=-limit, maxval=limit
+    )
+    scale = tf.random.stateless_uniform(
+        [batch], seeds[1], minval=1.0 - zoom, maxval=1.0 + zoom
+    )
+    # The transform maps each output pixel to the input pixel it samples:
+    # the centre plus the offset turned by `angle` and shrunk by `scale`,
+    # so that a scale above 1 enlarges the image.
+    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
+    cx, cy = (width - 1.0) / 2.0, (height - 1.0) / 2.0
+    zeros = tf.zeros_like(cos)
+    transforms = tf.stack(
+        [
+            cos,
+            -sin,
+            cx - cos * cx + sin * cy,
+            sin,
+            cos,
+            cy - sin * cx - cos * cy,
+            zeros,
+            zeros,
+        ],
+        axis=1,
+    )
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images,
+        transforms=transforms,
+        output_shape=shape[1:3],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="CONSTANT",
+    )
