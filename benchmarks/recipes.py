@@ -9,20 +9,24 @@ How the recipes were chosen (validation data only, never test data):
   gated CNN (25,808 kernel weights) for 12 epochs with Adam, cosine decay
   from 0.01, batch 128: sparsity 0.15 kept about 3,300 weights at 99.3%,
   0.05 kept about 8,600 at 99.35%. The target is 99.44% with at most 6,200
-  effective parameters, so the recipe sits between the two (sparsity 0.1,
-  about 5,000 kept weights expected, plus about 100 biases) and buys the
-  missing accuracy with what the calibration lacked: growth from the small
-  `"mnist"` preset (8-8-16-16-16; one growth that doubles the most open
-  layers reaches about the calibration's width), random shifts of up to 2
-  pixels (no flips: a flipped digit is another digit, or none), and more
-  epochs: 40, what fits the 45-minute budget of the 2-core CPU (measured:
-  about 25 s per epoch at the starting width, about 80 ms per step of 128
-  images twice as wide, so 25 to 35 minutes depending on the machine's
-  load and on how far growth goes; 40.6 minutes for the run in `results/`,
-  which shared the 2 cores with another run). Growth watches `val_loss`
-  with patience 3, so that each phase has time to prune before the next
-  growth, and is capped at 3 growths and 40,000 dense parameters (1.5x
-  the calibration network).
+  effective parameters, so the recipe first sat between the two
+  (sparsity 0.1, about 5,000 kept weights expected, plus about 100
+  biases) and bought the missing accuracy with what the calibration
+  lacked: growth from the small `"mnist"` preset (8-8-16-16-16; one
+  growth that doubles the most open layers reaches about the
+  calibration's width), random shifts of up to 2 pixels (no flips: a
+  flipped digit is another digit, or none), and more epochs: 40, what
+  fits the 45-minute budget of the 2-core CPU (measured: about 25 s per
+  epoch at the starting width, about 80 ms per step of 128 images twice
+  as wide, so 25 to 35 minutes depending on the machine's load and on
+  how far growth goes). Growth watches `val_loss`, capped at 3 growths
+  and 40,000 dense parameters (1.5x the calibration network). That
+  recipe (patience 3) ended near 2,600 parameters at 99.32% on average,
+  fitting the training data better than it generalised; the recipe now
+  spends more of the budget (sparsity 0.07, growth at patience 2, so
+  the network grows earlier and wider) and regularises it with random
+  turns of up to 10 degrees and zooms of up to 10% before the shifts
+  (see "Kept in the MNIST recipe" below).
   New units start as splits of the most used ones (`new_units="split"`),
   made distinct, with gates reopened and the learning rate restarted at
   growth (`FRESH_START`; see below).
@@ -86,7 +90,7 @@ growing once, at epoch 27), and not kept:
 
   Why none helped: of the 25 or 26 units growth added to `block2_conv`
   to `block5_conv`, 0, 0, 1 and 0 ended with a kept incoming weight (the
-  MNIST run in `results/`: 3 of 29), while all 56 starting units kept
+  MNIST run of then: 3 of 29), while all 56 starting units kept
   theirs; growing at epoch 5 instead of 9 did not change that.
   Once the small network has learned the task, pruning removes what
   growth adds, and GNAP ends near its starting width. The run above kept
@@ -519,6 +523,41 @@ wall times, 62 to 106 minutes, do not measure the recipes), against
   with all three seeds.
 - The same with batch 64: 99.29% with 3,271 and 99.42% with 3,701.
 
+Kept in the MNIST recipe: the two trials above together, replacing
+sparsity 0.1 with growth at patience 3 ("the kept recipe" of the
+paragraphs above). Sparsity 0.07 with growth at patience 2 spent more of
+the budget and fit the training data better (99.71% to 99.76%) without
+generalising better; turns of up to 10 degrees and zooms of up to 10%
+before the shifts cost fitting (99.49%) for no accuracy in the small
+network. Together, the wider network has the capacity the harder data
+needs. Measured with the official commands in a scratch copy of this
+recipe (result files in `results/`; the rows of the recipe before are in
+the git history), the three GNAP runs and two others sharing the 2 cores,
+83 to 90 minutes each:
+
+- Seed 0: 99.33% with 4,540, growths at epochs 12, 18 and 24 (to 36,314
+  dense parameters), fitting 99.57%.
+- Seed 1: 99.48% with 4,580, growths at epochs 8 and 16 (to 39,236),
+  fitting 99.61%.
+- Seed 2: 99.45% with 4,990, growths at epochs 11 and 16 (to 39,678),
+  fitting 99.58%.
+- A mean of 99.42% with 4,703, against 99.32% with 2,605 for the recipe
+  before (+0.10 points, about 1.7 standard errors of the difference of
+  two three-seed means, from the seeds' spread) and 99.37% with 3,885
+  for sparsity 0.07 at patience 2 alone (+0.05). Seeds 1 and 2 meet the
+  paper's target, 99.44% with at most 6,200 parameters: the first GNAP
+  runs of this project to do so.
+- BASELINES_PENDING
+- Time: an epoch of the input pipeline with turns and zooms took about a
+  second, as with shifts alone (measured while two runs shared the
+  cores), so the recipe should take about what sparsity 0.07 at patience
+  2 took, 24.2 minutes (its seed 2); not measured alone.
+- Set before the baselines ran: adopt it if every seed ends within 6,200
+  parameters, its mean is above the recipe before's, and it leads the
+  dense CNN and magnitude pruning on the mean over the seeds they ran.
+- The same with sparsity 0.06 (seeds 0 and 1) was stopped at epoch 22 of
+  40 to free the cores for the baselines: no result.
+
 Tried on MNIST with zero-start new units, and not kept: less pruning
 pressure does not spend the 6,200-parameter budget either, for the same
 reason (`--sparsity`; one growth each, at epochs 13 and 10, and none of
@@ -547,9 +586,9 @@ Settings that every recipe shares:
   took the network from 5,355 to 13,196 effective parameters for +0.18
   points of validation accuracy (90.70% at the growth, 90.88% at the end;
   90.57% test), because the new units had no time left to be pruned.
-  The MNIST run in `results/` grew at epochs 6, 13 and 24 and stopped
-  growing at 28 (max_growths), all before 75% of its 40 epochs, so the
-  rule does not change it.
+  The MNIST runs in `results/` grew last at epochs 24, 16 and 16 and
+  stopped growing at 34 (max_growths) and 26 and 25 (max_params), so the
+  rule does not change them.
 
 - Adam with a cosine decay of the learning rate to 0 over all the
   planned steps, batch 128, as in the calibration. The optimizer is
@@ -622,12 +661,19 @@ RECIPES = {
         "protocol": "full",
         # Relative to the shared data folder (../shared/data from the repo).
         "data": {"shared_path": "mnist", "validation_size": None},
-        "augment": {"padding": 2, "flip": False},
+        # Turns and zooms first, then shifts; no flips (a flipped digit is
+        # another digit, or none).
+        "augment": {
+            "padding": 2,
+            "flip": False,
+            "rotation": 10.0,
+            "zoom": 0.1,
+        },
         "model": {
             "preset": "mnist",
             "stages": [[8, 8], [16, 16], [16]],
             "gating": "weight",
-            "sparsity": 0.1,
+            "sparsity": 0.07,
         },
         "optimizer": {
             "name": "adam",
@@ -638,7 +684,7 @@ RECIPES = {
         "growth": {
             "monitor": "val_loss",
             "min_delta": 0.0,
-            "patience": 3,
+            "patience": 2,
             "max_growths": 3,
             "growth_factor": 1.0,
             "max_width": 64,
@@ -746,6 +792,9 @@ RECIPES["fashion_mnist"] = _variant_of(
     growth={"min_delta": 0.01, "patience": 1, **RESCALED_START},
     target=None,
 )
+# Fashion-MNIST shifts and flips only: turns and zooms were measured on
+# MNIST alone, and its results were made without them.
+RECIPES["fashion_mnist"]["augment"] = {"padding": 2, "flip": True}
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10")
 
