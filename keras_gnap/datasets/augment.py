@@ -1,5 +1,7 @@
 """Batch-wise, seeded image augmentation with TensorFlow ops."""
 
+import math
+
 import tensorflow as tf
 
 # CIFAR-style augmentation: 4-pixel zero padding, then a random crop back
@@ -98,7 +100,7 @@ def random_rotate_and_zoom(images, seed, rotation, zoom):
     height = tf.cast(shape[1], tf.float32)
     width = tf.cast(shape[2], tf.float32)
     seeds = tf.random.experimental.stateless_split(seed, num=2)
-    limit = rotation * 3.141592653589793 / 180.0
+    limit = math.radians(rotation)
     angle = tf.random.stateless_uniform(
         [batch], seeds[0], minval=-limit, maxval=limit
     )
