@@ -547,17 +547,16 @@ the git history), the three GNAP runs and two others sharing the 2 cores,
   for sparsity 0.07 at patience 2 alone (+0.05). Seeds 1 and 2 meet the
   paper's target, 99.44% with at most 6,200 parameters: the first GNAP
   runs of this project to do so.
-- Magnitude pruning of the same widest network to the same count:
-  99.21% with 4,315 (seed 0; it ends under its budget), fitting 99.36%,
-  99.38% with 4,313 (seed 1; also under), fitting 99.50%, and 99.22%
-  with 4,726 (seed 2), fitting 99.34%: GNAP leads by +0.12, +0.10 and
-  +0.23 (mean +0.15). The dense CNN (seed 2): 99.09% with 5,022, fitting 99.14%:
-  +0.36; seeds 0 and 1: 98.75% with 4,519 and 99.11% with 4,590 (+0.58
-  and +0.37). Growth off and growth without pruning were not run for
-  any seed: each trains the widest network for all 40 epochs, and seed
-  0's magnitude pruning, which does too, took 143 minutes alone on the
-  machine of its session (seeds 1 and 2: 72 and 74 minutes, on another
-  machine, sharing the cores).
+- Magnitude pruning of the same widest network to the same count: 99.21% with
+  4,315 (seed 0; it ends under its budget), fitting 99.36%, 99.38% with 4,313
+  (seed 1; also under), fitting 99.50%, and 99.22% with 4,726 (seed 2), fitting
+  99.34%: GNAP leads by +0.12, +0.10 and +0.23 (mean +0.15). The dense CNN (seed
+  2): 99.09% with 5,022, fitting 99.14%: +0.36; seeds 0 and 1: 98.75% with 4,519
+  and 99.11% with 4,590 (+0.58 and +0.37). Growth off and growth without pruning
+  were not run for any seed: each trains the widest network for all 40 epochs,
+  and seed 0's magnitude pruning, which does too, took 143 minutes alone on the
+  machine of its session (seeds 1 and 2: 72 and 74 minutes, on another machine,
+  sharing the cores).
 - Time: 30.6 minutes for seed 0 run again as the only job on the
   machine (the file in `results/`), with the same accuracy, parameters
   and growth epochs as the run that shared the cores.
