@@ -116,7 +116,14 @@ def _data(shape, batch_size, seed):
     rng = np.random.default_rng(seed)
     x = rng.random((batch_size, *shape), dtype=np.float32)
     y = rng.integers(0, 10, batch_size).astype("int32")
-    return tf.data.Dataset.from_tensors((x, y)).repeat()
+    # Without this, tf.data's autotuning thread, waking at 10, 30, 70, ...
+    # ms, holds the end of each `fit` to its next wake-up: round times came
+    # out as 10 * (2**n - 1) ms, up to 1.3x the steps' own time. One
+    # in-memory batch has nothing to tune.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    dataset = tf.data.Dataset.from_tensors((x, y)).repeat()
+    return dataset.with_options(options)
 
 
 def _compile(model):

@@ -683,3 +683,12 @@ def test_overheads_measures_and_records(bench, tmp_path, monkeypatch):
     (growth,) = record["growth"]
     assert growth["dense_params_after"] > growth["dense_params_before"]
     assert growth["total_seconds"] >= growth["callback_seconds"] > 0
+
+
+def test_overheads_times_data_without_autotuning(bench):
+    # tf.data's autotuning thread holds the end of each `fit` to its next
+    # wake-up, which quantized the timed rounds.
+    dataset = bench["overheads"]._data((28, 28, 1), 4, seed=0)
+    assert dataset.options().autotune.enabled is False
+    x, y = next(iter(dataset))
+    assert x.shape == (4, 28, 28, 1) and y.shape == (4,)
