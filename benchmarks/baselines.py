@@ -173,25 +173,32 @@ def freeze_gates(model, value=1.0):
     return model
 
 
-def build_dense(input_shape, classes, stages, name="dense"):
+def build_dense(input_shape, classes, stages, augmentation=None, name="dense"):
     """Returns the dense CNN baseline: `build_gnap` with gates frozen open.
 
     Args:
         input_shape: tuple of 3 ints. Image shape, channels last.
         classes: int. Number of classes.
         stages: list of lists of ints. Widths, e.g. from `dense_stages`.
+        augmentation: training-only augmentation layer, or None (see
+            `keras_gnap.build_gnap`). Defaults to `None`.
         name: str. Model name. Defaults to `"dense"`.
 
     Returns:
         A `GNAPModel` with no pruning: sparsity 0 and frozen open gates.
     """
     model = build_gnap(
-        input_shape, classes, stages=stages, sparsity=0.0, name=name
+        input_shape,
+        classes,
+        stages=stages,
+        sparsity=0.0,
+        augmentation=augmentation,
+        name=name,
     )
     return freeze_gates(model)
 
 
-def build_masked(input_shape, classes, stages, name="gmp"):
+def build_masked(input_shape, classes, stages, augmentation=None, name="gmp"):
     """Returns the network that gradual magnitude pruning prunes.
 
     One gate per weight, frozen open at first; `GradualMagnitudePruning`
@@ -201,6 +208,8 @@ def build_masked(input_shape, classes, stages, name="gmp"):
         input_shape: tuple of 3 ints. Image shape, channels last.
         classes: int. Number of classes.
         stages: list of lists of ints. Widths of the convolutions.
+        augmentation: training-only augmentation layer, or None (see
+            `keras_gnap.build_gnap`). Defaults to `None`.
         name: str. Model name. Defaults to `"gmp"`.
 
     Returns:
@@ -212,6 +221,7 @@ def build_masked(input_shape, classes, stages, name="gmp"):
         stages=stages,
         sparsity=0.0,
         gating="weight",
+        augmentation=augmentation,
         name=name,
     )
     return freeze_gates(model)

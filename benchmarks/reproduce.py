@@ -35,6 +35,7 @@ JSON files into `benchmarks/RESULTS.md`.
 """
 
 import argparse
+import importlib.metadata
 import json
 import math
 import os
@@ -48,12 +49,10 @@ import baselines
 import keras
 import numpy as np
 import recipes
-import tensorflow as tf
 
 import keras_gnap
 from keras_gnap.datasets import load
-from keras_gnap.datasets.augment import random_crop_and_flip
-from keras_gnap.datasets.augment import random_rotate_and_zoom
+from keras_gnap.layers.random_augmentation import RandomAugmentation
 from keras_gnap.reports.parameter_count import dense_params
 
 REPO = Path(__file__).resolve().parents[1]
@@ -239,38 +238,11 @@ def prepare_data(recipe, args):
     num_train, num_val = train_info.num_examples, val_info.num_examples
     if args.limit is not None and args.limit < num_train:
         # The first N training images, reshuffled every epoch.
-        head = load(
-            source,
-            split="train",
-            batch_size=args.limit,
-            shuffle=False,
-            augment=False,
-            **common,
-        )
-        images, labels = next(iter(head))
-        train = load(
-            (images.numpy(), labels.numpy()),
-            split="train",
-            batch_size=batch_size,
-            validation_size=0,
-            shuffle=True,
-            augment=False,
-            seed=args.seed,
-        )
+        train = _head(source, "train", args.limit, batch_size, common)
         num_train = args.limit
     if args.limit is not None and args.limit < num_val:
-        validation = validation.take(math.ceil(args.limit / batch_size))
+        validation = _head(source, "validation", args.limit, batch_size, common)
         num_val = args.limit
-    augment = recipe["augment"]
-    if augment:
-        train = augmented(
-            train,
-            augment["padding"],
-            augment["flip"],
-            args.seed,
-            rotation=augment.get("rotation", 0.0),
-            zoom=augment.get("zoom", 0.0),
-        )
     test, num_test = None, None
     if args.test_data_dir:
         test, test_info = load(
@@ -304,75 +276,65 @@ def prepare_data(recipe, args):
     }
 
 
-def augmented(dataset, padding, flip, seed, rotation=0.0, zoom=0.0):
-    """Adds random shifts (and flips, turns and zooms) to a batched dataset.
+def _head(source, split, limit, batch_size, common):
+    """The first `limit` examples of a split, batched, shuffled for training.
 
     Args:
-        dataset: `tf.data.Dataset` of `(images, labels)` float batches.
-        padding: int. Largest shift in pixels, filled with zeros.
-        flip: bool. Whether to also flip half the images horizontally.
-        seed: int. Seed of the random stream; each batch gets its own
-            stateless seed, different every epoch.
-        rotation: float. Largest turn in degrees, applied before the shift.
-            Defaults to 0 (none).
-        zoom: float. Largest relative change of scale, applied with the
-            turn. Defaults to 0 (none).
+        source: the data source given to `load`.
+        split: str. `"train"` or `"validation"`.
+        limit: int. Number of examples to keep.
+        batch_size: int. Examples per batch of the returned dataset.
+        common: dict of the other `load` arguments (validation size, seed).
 
     Returns:
-        A `tf.data.Dataset` of the same structure.
+        What `load` returns for arrays.
     """
-    seeds = tf.data.Dataset.random(
-        seed=seed, rerandomize_each_iteration=True
-    ).batch(2)
-
-    def apply(batch, batch_seed):
-        images, labels = batch
-        if rotation or zoom:
-            # Without a turn or zoom, batch_seed goes to the shift as it
-            # always did, so recipes without them keep their results.
-            turn_seed, batch_seed = tf.unstack(
-                tf.random.experimental.stateless_split(batch_seed, num=2)
-            )
-            images = random_rotate_and_zoom(images, turn_seed, rotation, zoom)
-        if flip:
-            images = random_crop_and_flip(images, batch_seed, padding)
-        else:
-            images = random_shift(images, batch_seed, padding)
-        return images, labels
-
-    return (
-        tf.data.Dataset.zip(dataset, seeds)
-        .map(apply, num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
+    head = load(
+        source,
+        split=split,
+        batch_size=limit,
+        shuffle=False,
+        augment=False,
+        **common,
+    )
+    # A PyDataset (without TensorFlow) is indexed; a tf.data one iterated.
+    if isinstance(head, keras.utils.PyDataset):
+        images, labels = head[0]
+    else:
+        images, labels = next(iter(head))
+    return load(
+        (np.asarray(images), np.asarray(labels)),
+        split="train",
+        batch_size=batch_size,
+        validation_size=0,
+        shuffle=split == "train",
+        augment=False,
+        seed=common["seed"],
     )
 
 
-def random_shift(images, seed, padding):
-    """Shifts every image of a batch by up to `padding` pixels each way.
+def augmentation_for(recipe):
+    """Returns the recipe's augmentation layer, or None.
+
+    The layer runs inside the compiled training step (see
+    `keras_gnap.layers.RandomAugmentation`), on every backend: turns and
+    zooms first, then shifts of up to `padding` pixels, then flips.
 
     Args:
-        images: float tensor `(batch, height, width, channels)`.
-        seed: int tensor of shape `(2,)`.
-        padding: int. Largest shift, filled with zeros.
+        recipe: dict from `recipes.get_recipe`.
 
     Returns:
-        A tensor of the same shape and dtype.
+        A `RandomAugmentation` layer, or None when the recipe has none.
     """
-    shape = tf.shape(images)
-    batch, height, width = shape[0], shape[1], shape[2]
-    seeds = tf.random.experimental.stateless_split(seed, num=2)
-    padded = tf.pad(
-        images, [[0, 0], [padding, padding], [padding, padding], [0, 0]]
+    augment = recipe["augment"]
+    if not augment:
+        return None
+    return RandomAugmentation(
+        padding=augment["padding"],
+        flip=augment["flip"],
+        rotation=augment.get("rotation", 0.0),
+        zoom=augment.get("zoom", 0.0),
     )
-    rows, columns = (
-        tf.random.stateless_uniform(
-            [batch, 1], seeds[i], maxval=2 * padding + 1, dtype=tf.int32
-        )
-        + tf.range(size)[None, :]
-        for i, size in enumerate((height, width))
-    )
-    cropped = tf.gather(padded, rows, axis=1, batch_dims=1)
-    return tf.gather(cropped, columns, axis=2, batch_dims=1)
 
 
 # === Variants ===
@@ -406,26 +368,42 @@ def build_variant(variant, recipe, info, reference, total_steps):
         budget = reference["effective_params"]
     growth, details = None, {}
     callbacks = []
+    # Every variant trains on the same augmented images.
+    augmentation = augmentation_for(recipe)
     if variant in ("gnap", "prune_off"):
         if variant == "prune_off":
             sparsity = 0.0
         model = keras_gnap.build_gnap(
-            shape, classes, stages=start, sparsity=sparsity, gating=gating
+            shape,
+            classes,
+            stages=start,
+            sparsity=sparsity,
+            gating=gating,
+            augmentation=augmentation,
         )
         growth = keras_gnap.GrowthCallback(verbose=1, **recipe["growth"])
         callbacks.append(growth)
         details = {"stages": start, "sparsity": sparsity}
     elif variant == "growth_off":
         model = keras_gnap.build_gnap(
-            shape, classes, stages=widest, sparsity=sparsity, gating=gating
+            shape,
+            classes,
+            stages=widest,
+            sparsity=sparsity,
+            gating=gating,
+            augmentation=augmentation,
         )
         details = {"stages": widest, "sparsity": sparsity}
     elif variant == "dense":
         stages = baselines.dense_stages(budget, widest, shape[-1], classes)
-        model = baselines.build_dense(shape, classes, stages)
+        model = baselines.build_dense(
+            shape, classes, stages, augmentation=augmentation
+        )
         details = {"stages": stages, "budget": budget, "sparsity": 0.0}
     elif variant == "gmp":
-        model = baselines.build_masked(shape, classes, widest)
+        model = baselines.build_masked(
+            shape, classes, widest, augmentation=augmentation
+        )
         settings = recipe["gmp"]
         final = baselines.sparsity_for_budget(model, budget)
         schedule = baselines.PolynomialDecay(
@@ -468,6 +446,19 @@ class EffectiveParamsLogger(keras.callbacks.Callback):
             logs["effective_params"] = keras_gnap.count_params(self.model)
 
 
+class EpochTimer(keras.callbacks.Callback):
+    """Records the wall time of every epoch, validation included."""
+
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._started)
+
+
 def run_variant(variant, recipe, data, args, reference):
     """Trains one variant, saves its model and returns its results.
 
@@ -500,12 +491,13 @@ def run_variant(variant, recipe, data, args, reference):
         metrics=["accuracy"],
     )
     dense_start = dense_params(model)
+    timer = EpochTimer()
     fit_started = time.time()
     history = model.fit(
         data["train"],
         validation_data=data["validation"],
         epochs=training["epochs"],
-        callbacks=callbacks,
+        callbacks=[*callbacks, timer],
         verbose=args.verbose,
         shuffle=False,  # the pipeline shuffles
     )
@@ -557,6 +549,9 @@ def run_variant(variant, recipe, data, args, reference):
         "epochs": len(history.history.get("loss", [])),
         "steps_per_epoch": steps_per_epoch,
         "train_seconds": round(train_seconds, 1),
+        # Each epoch with its validation; the first and those after a
+        # growth include compiling the training step.
+        "epoch_seconds": [round(t, 3) for t in timer.seconds],
         "wall_seconds": round(time.time() - started, 1),
         # Other work sharing the CPU slows a run down: the load average
         # at its end (over 1, 5 and 15 minutes) says whether it had the
@@ -573,7 +568,8 @@ def run_variant(variant, recipe, data, args, reference):
         "versions": {
             "keras_gnap": keras_gnap.__version__,
             "keras": keras.__version__,
-            "tensorflow": tf.__version__,
+            "backend": keras.backend.backend(),
+            keras.backend.backend(): _backend_version(),
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
@@ -593,11 +589,27 @@ def machine_info():
         "processor": platform.processor() or None,
         "cpu_count": os.cpu_count(),
         "usable_cpus": usable,
-        "gpus": len(tf.config.list_physical_devices("GPU")),
+        "gpus": _gpu_count(),
     }
 
 
 # === Helpers ===
+
+
+def _backend_version():
+    name = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+    backend = keras.backend.backend()
+    return importlib.metadata.version(name.get(backend, backend))
+
+
+def _gpu_count():
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.cuda.device_count()
+    return sum(
+        device.startswith("gpu") for device in keras.distribution.list_devices()
+    )
 
 
 def _display_path(source):

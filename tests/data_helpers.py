@@ -1,12 +1,13 @@
 """Small fake and real data sets, and scripted metrics, for the tests."""
 
 import gzip
+import io
 import tarfile
 from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
+from PIL import Image
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MNIST_DIR = SHARED_DATA / "mnist"
@@ -94,12 +95,25 @@ def write_image_folder(root, counts, size=(8, 8), channels=1, ext="png"):
             image = np.full(size + (channels,), 128, dtype=np.uint8)
             image[0, 0] = label * 20
             image[0, 1] = i
-            if ext == "png":
-                data = tf.io.encode_png(image)
-            else:
-                data = tf.io.encode_jpeg(image, quality=100)
-            (folder / f"{i:04d}.{ext}").write_bytes(data.numpy())
+            (folder / f"{i:04d}.{ext}").write_bytes(encode_image(image, ext))
     return root
+
+
+def encode_image(image, ext="png"):
+    """The bytes of a `(height, width, channels)` uint8 image file.
+
+    Written with Pillow, so the tests need no TensorFlow; JPEG at quality
+    100.
+    """
+    image = np.asarray(image, dtype=np.uint8)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    buffer = io.BytesIO()
+    if ext == "png":
+        Image.fromarray(image).save(buffer, "PNG")
+    else:
+        Image.fromarray(image).save(buffer, "JPEG", quality=100)
+    return buffer.getvalue()
 
 
 def make_tar(folder, tar_path, arcname=None):

@@ -72,6 +72,7 @@ def test_gates_stop_moving_from_the_freeze_epoch_and_kernels_still_train():
     assert all(path.replace("/", "_") in optimizer_vars for path in gate_paths)
 
 
+@pytest.mark.backends
 def test_gates_of_a_growth_after_the_freeze_are_frozen_next_epoch():
     model = _tiny_model()
     x, y = _tiny_data()

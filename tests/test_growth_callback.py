@@ -171,6 +171,7 @@ def test_mode_auto_reads_accuracy_as_max():
     assert keras_gnap.GrowthCallback().monitor_op is np.less
 
 
+@pytest.mark.backends
 def test_other_callbacks_and_schedules_keep_working(tmp_path):
     x, y = _tiny_data()
     schedule = keras.optimizers.schedules.CosineDecay(0.01, 40)
@@ -181,6 +182,7 @@ def test_other_callbacks_and_schedules_keep_working(tmp_path):
         metrics=["accuracy"],
     )
     growth = keras_gnap.GrowthCallback(patience=1)
+    tensorboard = _tensorboard(tmp_path / "logs")
     log = tmp_path / "log.csv"
     checkpoint = tmp_path / "model.keras"
     history = model.fit(
@@ -196,6 +198,8 @@ def test_other_callbacks_and_schedules_keep_working(tmp_path):
             keras.callbacks.CSVLogger(str(log)),
             keras.callbacks.ModelCheckpoint(str(checkpoint)),
             keras.callbacks.EarlyStopping(patience=10),
+            keras.callbacks.BackupAndRestore(str(tmp_path / "backup")),
+            *tensorboard,
         ],
     )
     assert len(growth.growth_events) >= 1
@@ -208,8 +212,24 @@ def test_other_callbacks_and_schedules_keep_working(tmp_path):
     np.testing.assert_allclose(
         restored.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6
     )
+    # A finished run leaves no backup to resume from.
+    assert not (tmp_path / "backup").exists()
+    if tensorboard:
+        assert any((tmp_path / "logs").rglob("events.out.tfevents*"))
 
 
+def _tensorboard(log_dir):
+    """A TensorBoard callback, where its writer can be had (it writes
+    through TensorFlow's summaries, on every backend), else none."""
+    try:
+        import tensorboard  # noqa: F401
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return []
+    return [keras.callbacks.TensorBoard(str(log_dir))]
+
+
+@pytest.mark.backends
 def test_early_stopping_restores_best_weights_from_before_growth():
     x, y = _tiny_data()
     model = _tiny_model()
@@ -233,3 +253,58 @@ def test_early_stopping_restores_best_weights_from_before_growth():
     )
     with pytest.raises(ValueError, match="Received: 1 arrays"):
         model.set_weights(keep_best.best_weights[:1])
+
+
+class _WeightsAtEpoch(keras.callbacks.Callback):
+    """Keeps the model's weights as they are at the end of one epoch."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+        self.weights = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            self.weights = self.model.get_weights()
+
+
+@pytest.mark.backends
+def test_training_after_a_growth_in_fit_equals_a_fresh_fit_of_the_grown():
+    # Plain SGD keeps no state but the step count, so after the growth the
+    # epoch that follows must move the weights exactly as a new `fit` of
+    # the grown network does. A backend that kept stale variables, stale
+    # gradients (PyTorch's parameter registry) or a stale compiled step
+    # would differ.
+    x, y = _tiny_data(n=64)
+    model = keras_gnap.build_gnap((16, 16, 1), 3)
+    model.compile(keras.optimizers.SGD(0.05), "sparse_categorical_crossentropy")
+    growth = keras_gnap.GrowthCallback(patience=1)
+    at_growth = _WeightsAtEpoch(epoch=1)
+    model.fit(
+        x,
+        y,
+        epochs=3,
+        batch_size=16,
+        shuffle=False,
+        verbose=0,
+        callbacks=[ScriptedValLoss([1.0, 1.0, 1.0]), growth, at_growth],
+    )
+    assert [e["epoch"] for e in growth.growth_events] == [2]
+    grown = keras.models.clone_model(model.network)
+    grown.set_weights(at_growth.weights)
+    fresh = keras_gnap.GNAPModel(grown)
+    fresh.compile(keras.optimizers.SGD(0.05), "sparse_categorical_crossentropy")
+    fresh.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
+    for after_growth, fresh_fit in zip(
+        model.get_weights(), fresh.get_weights(), strict=True
+    ):
+        np.testing.assert_allclose(after_growth, fresh_fit, atol=1e-5)
+    # The growth did change the weights the steps after it trained.
+    assert any(
+        a.shape != b.shape
+        for a, b in zip(
+            at_growth.weights,
+            keras_gnap.build_gnap((16, 16, 1), 3).get_weights(),
+            strict=True,
+        )
+    )

@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+from backend_helpers import to_numpy
 from data_helpers import ScriptedValLoss
 from test_unit_split import _pruned_model
 
@@ -248,7 +249,7 @@ def test_rescaling_brings_kernels_to_he_scale_and_keeps_the_function(gating):
             layer.epsilon = 1e-9
     x = np.random.rand(8, 16, 16, 1).astype("float32")
     # Training mode first: it moves the moving statistics predict uses.
-    before_training_mode = model(x, training=True).numpy()
+    before_training_mode = to_numpy(model(x, training=True))
     before = model.predict(x, verbose=0)
     head = model.network.get_layer("head_dense").kernel.numpy()
     factors = rescale_to_initial_scale(model.network)
@@ -269,12 +270,13 @@ def test_rescaling_brings_kernels_to_he_scale_and_keeps_the_function(gating):
     )
     np.testing.assert_allclose(model.predict(x, verbose=0), before, atol=1e-3)
     np.testing.assert_allclose(
-        model(x, training=True).numpy(), before_training_mode, atol=1e-3
+        to_numpy(model(x, training=True)), before_training_mode, atol=1e-3
     )
     # Kernels at the He scale or below are never enlarged.
     assert rescale_to_initial_scale(model.network) == {}
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize("fresh", [False, True])
 def test_growth_rescales_kernels_and_resets_the_optimizer_when_told(fresh):
     # Saturation at the last epoch: a growth with no training after it.

@@ -1,10 +1,14 @@
 import keras
 import numpy as np
+import pytest
 
 import keras_gnap
 from keras_gnap.reports import dense_params
 from keras_gnap.reports import layer_counts
 from keras_gnap.reports import live_units
+
+# Core behaviour: CI runs this module on every Keras backend.
+pytestmark = pytest.mark.backends
 
 
 def _model():

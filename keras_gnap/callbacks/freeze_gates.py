@@ -25,8 +25,8 @@ class FreezeGates(keras.callbacks.Callback):
     start of the next epoch. The sparsity term of the frozen layers is
     then a constant: it still shows in the training `loss`, and no longer
     moves anything. When `fit` ends the gates are trainable again (the
-    masks stay as they are), so a later `fit` prunes again. Only the
-    TensorFlow backend is supported, as for `GrowthCallback`.
+    masks stay as they are), so a later `fit` prunes again. Works on every
+    Keras backend, as `GrowthCallback` does.
 
     Args:
         at: float in (0, 1). Fraction of the `epochs` of `fit` after which

@@ -46,8 +46,11 @@ class GrowthCallback(keras.callbacks.Callback):
 
     Every epoch's logs get `effective_params` (see
     `keras_gnap.count_params`), so it shows in the progress bar, the
-    `History` and `CSVLogger`. `growth_events` lists each growth. Only the
-    TensorFlow backend supports growing inside `fit`.
+    `History` and `CSVLogger`. `growth_events` lists each growth. Growth
+    works inside `fit` on every Keras backend (TensorFlow, JAX, PyTorch):
+    at the end of an epoch the model takes the grown network, and the
+    optimizer and compiled steps are rebuilt for its variables through
+    public Keras API (see `keras_gnap.growth.retrace_training`).
 
     Args:
         monitor: str. Quantity to monitor. Defaults to `"val_loss"`.
@@ -215,12 +218,6 @@ class GrowthCallback(keras.callbacks.Callback):
         self.stopped_growing = None
 
     def on_train_begin(self, logs=None):
-        if keras.backend.backend() != "tensorflow":
-            raise RuntimeError(
-                "GrowthCallback grows the network inside `fit`, which needs "
-                "the TensorFlow backend. Set KERAS_BACKEND=tensorflow. "
-                f"Received: backend={keras.backend.backend()!r}"
-            )
         if not isinstance(self.model, GNAPModel):
             raise TypeError(
                 "GrowthCallback needs a keras_gnap.GNAPModel, so that the "

@@ -1,6 +1,7 @@
-"""Image classification data as `tf.data` pipelines ready for `fit`."""
+"""Image classification data ready for `fit`, with or without TensorFlow."""
 
+from keras_gnap.datasets.array_sequence import ArraySequence
 from keras_gnap.datasets.dataset_info import DatasetInfo
 from keras_gnap.datasets.load import load
 
-__all__ = ["DatasetInfo", "load"]
+__all__ = ["ArraySequence", "DatasetInfo", "load"]

@@ -1,8 +1,12 @@
-"""Batch-wise, seeded image augmentation with TensorFlow ops."""
+"""Batch-wise, seeded image augmentation, with TensorFlow ops or NumPy.
+
+The TensorFlow versions run inside `tf.data` pipelines and import
+TensorFlow when called, so that this module imports without it.
+"""
 
 import math
 
-import tensorflow as tf
+import numpy as np
 
 # CIFAR-style augmentation: 4-pixel zero padding, then a random crop back
 # to the original size (a shift of up to 4 pixels each way).
@@ -42,6 +46,8 @@ def random_crop_and_flip(images, seed, padding=PADDING):
     Returns:
         A tensor of the same shape and dtype as `images`.
     """
+    import tensorflow as tf
+
     shape = tf.shape(images)
     batch, height, width = shape[0], shape[1], shape[2]
     seeds = tf.random.experimental.stateless_split(seed, num=3)
@@ -63,6 +69,36 @@ def random_crop_and_flip(images, seed, padding=PADDING):
     columns = shifts[1] + tf.where(flip, width - 1 - columns, columns)
     cropped = tf.gather(padded, rows, axis=1, batch_dims=1)
     return tf.gather(cropped, columns, axis=2, batch_dims=1)
+
+
+def random_crop_and_flip_array(images, rng, padding=PADDING):
+    """NumPy version of `random_crop_and_flip`, for data without TensorFlow.
+
+    Every image gets its own shift and flip, drawn from `rng`; the same
+    distribution as `random_crop_and_flip`, though not the same draws.
+
+    Args:
+        images: array of shape `(batch, height, width, channels)`.
+        rng: a `numpy.random.Generator`.
+        padding: int. Largest shift in pixels, filled with zeros.
+            Defaults to 4.
+
+    Returns:
+        A new array of the same shape and dtype as `images`.
+    """
+    batch, height, width = images.shape[:3]
+    padded = np.pad(
+        images, [(0, 0), (padding, padding), (padding, padding), (0, 0)]
+    )
+    shifts = rng.integers(0, 2 * padding + 1, size=(2, batch, 1))
+    flip = rng.random((batch, 1)) < 0.5
+    # One fancy-indexing gather of shifted (and, to flip, reversed) rows
+    # and columns, as the TensorFlow version does.
+    rows = shifts[0] + np.arange(height)[None, :]
+    columns = np.arange(width)[None, :]
+    columns = shifts[1] + np.where(flip, width - 1 - columns, columns)
+    index = np.arange(batch)[:, None, None]
+    return padded[index, rows[:, :, None], columns[:, None, :]]
 
 
 def random_rotate_and_zoom(images, seed, rotation, zoom):
@@ -95,6 +131,8 @@ def random_rotate_and_zoom(images, seed, rotation, zoom):
         raise ValueError(
             f"Argument `zoom` must be in [0, 1). Received: zoom={zoom!r}"
         )
+    import tensorflow as tf
+
     shape = tf.shape(images)
     batch = shape[0]
     height = tf.cast(shape[1], tf.float32)

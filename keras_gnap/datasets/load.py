@@ -1,23 +1,23 @@
-"""`load`: one call from a data source to a `tf.data.Dataset` for `fit`."""
+"""`load`: one call from a data source to a dataset ready for `fit`."""
 
 import numbers
 import os
 from pathlib import Path
-
-import numpy as np
-import tensorflow as tf
 
 from keras_gnap.datasets import arrays as arrays_lib
 from keras_gnap.datasets import idx
 from keras_gnap.datasets import image_folder
 from keras_gnap.datasets import pipeline
 from keras_gnap.datasets import splits
+from keras_gnap.datasets import tensorflow_support
 from keras_gnap.datasets import tfds_source
 from keras_gnap.datasets.archive import extract_archive
 from keras_gnap.datasets.archive import is_archive
+from keras_gnap.datasets.array_sequence import ArraySequence
 from keras_gnap.datasets.augment import wants_augmentation
 from keras_gnap.datasets.dataset_info import DatasetInfo
 from keras_gnap.datasets.messages import describe_source
+from keras_gnap.datasets.resize import resize_images
 
 
 def load(
@@ -39,7 +39,9 @@ def load(
 
     The dataset yields `(images, labels)` batches: float32 images scaled to
     [0, 1] of shape `(batch, height, width, channels)` and int32 class
-    indices.
+    indices. With TensorFlow installed it is a `tf.data.Dataset`; without
+    it, an `ArraySequence` (a `keras.utils.PyDataset`) with the same
+    batches, shuffling and augmentation, for any Keras backend.
 
     Pipeline: images are decoded once and kept in memory as uint8 (4x
     smaller than float32; float arrays stay float32), then every epoch
@@ -52,14 +54,16 @@ def load(
 
     - A TensorFlow Datasets name (`"mnist"`, `"fashion_mnist"`,
       `"cifar10"`, or any TFDS dataset with `image` and `label`
-      features).
+      features). Needs TensorFlow and TensorFlow Datasets:
+      `pip install "keras-gnap[tensorflow]"`.
     - A folder of IDX files in the MNIST layout:
       `train-images-idx3-ubyte`, `train-labels-idx1-ubyte` and, for the
       test split, `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte`,
       each optionally gzipped (`.gz`).
     - An image folder with one subfolder of images per class (classes are
       the sorted subfolder names), or a folder holding `train/` and
-      optionally `test/` such folders.
+      optionally `test/` such folders. Images (PNG, JPEG, GIF, BMP) are
+      decoded with Pillow.
     - A `.tar.gz`, `.tgz` or `.tar` archive of an image folder, extracted
       once into `cache_dir`.
     - NumPy arrays `(images, labels)`, or `((x_train, y_train), (x_test,
@@ -116,8 +120,8 @@ def load(
             `$KERAS_HOME/keras_gnap`).
 
     Returns:
-        A `tf.data.Dataset`, or `(dataset, info)` with a `DatasetInfo`
-        when `with_info=True`.
+        A `tf.data.Dataset`, or without TensorFlow an `ArraySequence`;
+        `(dataset, info)` with a `DatasetInfo` when `with_info=True`.
 
     Raises:
         ValueError: on an argument out of range, a missing path, an
@@ -125,6 +129,8 @@ def load(
             IDX files, unreadable images, image and label counts that
             differ, or labels outside `[0, classes)`.
         ConnectionError: if TFDS has to download a dataset and cannot.
+        ImportError: for a TFDS name without TensorFlow or TensorFlow
+            Datasets installed.
 
     Example:
 
@@ -202,8 +208,10 @@ def load(
         dataset = pipeline.from_examples(
             examples, num_examples=num_examples, cache=cache, **options
         )
-    else:
+    elif tensorflow_support.tensorflow_available():
         dataset = pipeline.from_arrays(*data, **options)
+    else:
+        dataset = ArraySequence(*data, **options)
     if not with_info:
         return dataset
     info = DatasetInfo(
@@ -426,17 +434,9 @@ def _holdout(images, labels, split, validation_size):
 
 def _resize_arrays(images, image_size):
     """Resizes in-memory images once, so batches need no resizing."""
-    if image_size is None or tuple(images.shape[1:3]) == image_size:
+    if image_size is None:
         return images
-    resized = []
-    for start in range(0, len(images), 4096):
-        chunk = tf.image.resize(
-            images[start : start + 4096], image_size, antialias=True
-        )
-        if images.dtype == np.uint8:
-            chunk = tf.cast(tf.clip_by_value(tf.round(chunk), 0, 255), tf.uint8)
-        resized.append(chunk.numpy())
-    return np.concatenate(resized)
+    return resize_images(images, image_size)
 
 
 def _meta(images, classes, class_names):

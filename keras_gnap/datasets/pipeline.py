@@ -1,6 +1,8 @@
-"""The tf.data pipelines behind `load`."""
+"""The tf.data pipelines behind `load`, where TensorFlow is installed.
 
-import tensorflow as tf
+TensorFlow is imported inside the functions, which only `load` calls and
+only when TensorFlow is installed, so that this module imports without it.
+"""
 
 from keras_gnap.datasets.augment import random_crop_and_flip
 
@@ -27,6 +29,8 @@ def from_arrays(images, labels, *, batch_size, shuffle, augment, seed):
     Returns:
         A batched, prefetched `tf.data.Dataset` of `(images, labels)`.
     """
+    import tensorflow as tf
+
     images = tf.convert_to_tensor(images)
     labels = tf.convert_to_tensor(labels, dtype=tf.int32)
     num_examples = int(labels.shape[0])
@@ -86,6 +90,8 @@ def from_examples(
 
 
 def _normalize(images):
+    import tensorflow as tf
+
     if images.dtype == tf.uint8:
         return tf.cast(images, tf.float32) / 255.0
     return tf.cast(images, tf.float32)
@@ -93,6 +99,8 @@ def _normalize(images):
 
 def _finish(batches, *, augment, seed):
     """Scales (and augments) whole batches, then prefetches."""
+    import tensorflow as tf
+
     if augment:
         # One stateless seed pair per batch, from a stream that is
         # reproducible for a given seed yet differs from epoch to epoch.

@@ -1,18 +1,39 @@
-"""TensorFlow Datasets (TFDS) image-classification datasets."""
+"""TensorFlow Datasets (TFDS) image-classification datasets.
 
-import tensorflow as tf
+TensorFlow and TFDS are optional: they are imported when a dataset is
+loaded by name, with an actionable error if either is missing.
+"""
 
+from keras_gnap.datasets import tensorflow_support
 from keras_gnap.datasets.messages import describe_source
 
 
-def import_tfds():
-    """Imports `tensorflow_datasets`, with an actionable error if absent."""
+def import_tfds(name):
+    """Imports `tensorflow_datasets`, with an actionable error if absent.
+
+    Args:
+        name: str. The TFDS name being loaded, for the message.
+
+    Returns:
+        The `tensorflow_datasets` module.
+
+    Raises:
+        ImportError: if TensorFlow or TensorFlow Datasets is not
+            installed; the message says what to install.
+    """
+    # A typo in a path also lands here, hence the first half of the
+    # message.
+    feature = (
+        f"{name!r} is not an existing path, so it is read as a TensorFlow "
+        "Datasets name. Loading a dataset by name"
+    )
+    if not tensorflow_support.tensorflow_available():
+        raise tensorflow_support.missing_dependency_error(feature)
     try:
         import tensorflow_datasets as tfds
     except ImportError as e:
-        raise ImportError(
-            "Loading a dataset by name needs TensorFlow Datasets: "
-            "`pip install tensorflow-datasets`."
+        raise tensorflow_support.missing_dependency_error(
+            feature, "tensorflow_datasets"
         ) from e
     return tfds
 
@@ -32,7 +53,7 @@ def tfds_builder(name, data_dir):
         ValueError: if TFDS does not know `name`, or the dataset has no
             `image` feature and `label` class feature.
     """
-    tfds = import_tfds()
+    tfds = import_tfds(name)
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError:
@@ -114,6 +135,8 @@ def tfds_examples(builder, tfds_split, count, image_size):
     Returns:
         An unbatched `tf.data.Dataset`.
     """
+    import tensorflow as tf
+
     # Fixed file order makes the held-out tail the same on every call.
     dataset = builder.as_dataset(split=tfds_split, shuffle_files=False)
 

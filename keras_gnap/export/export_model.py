@@ -7,6 +7,7 @@ import tempfile
 import keras
 import numpy as np
 
+from keras_gnap.datasets.tensorflow_support import require_tensorflow
 from keras_gnap.export.compact import compact as compact_model
 from keras_gnap.export.export_report import ExportReport
 from keras_gnap.export.export_report import gzipped_size
@@ -103,6 +104,8 @@ def export(
             TFLite model would need non-builtin operators.
         RuntimeError: if the float32 TFLite model does not reproduce the
             Keras model's outputs.
+        ImportError: if TensorFlow (either format) or the LiteRT
+            interpreter (TFLite) is not installed.
 
     Example:
 
@@ -119,6 +122,7 @@ def export(
         sparse_weights,
         latency_runs,
     )
+    require_tensorflow(f"Exporting a model (format={format!r})")
     path = _check_path(path, format)
     network_of(model)
     print_fn = print if print_fn is None else print_fn

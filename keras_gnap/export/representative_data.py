@@ -3,6 +3,7 @@
 import math
 import os
 import pathlib
+import sys
 
 import numpy as np
 
@@ -29,10 +30,8 @@ def calibration_images(data, image_shape, limit=CALIBRATION_IMAGES):
         ValueError: if `data` is of another type, empty, or holds images
             of another shape.
     """
-    import tensorflow as tf
-
     image_shape = tuple(image_shape)
-    if isinstance(data, tf.data.Dataset):
+    if _is_tf_dataset(data):
         chunks, count = [], 0
         for element in data:
             if isinstance(element, (tuple, list)):
@@ -61,6 +60,16 @@ def calibration_images(data, image_shape, limit=CALIBRATION_IMAGES):
             "representative_data with 0 images"
         )
     return images.astype(np.float32)
+
+
+def _is_tf_dataset(data):
+    # Only an imported TensorFlow can have made one; TensorFlow is not
+    # imported for arrays.
+    if "tensorflow" not in sys.modules:
+        return False
+    import tensorflow as tf
+
+    return isinstance(data, tf.data.Dataset)
 
 
 def _as_batch(array, image_shape):
@@ -107,6 +116,11 @@ def load_images(source, limit=CALIBRATION_IMAGES):
         )
     # Imported here: only the command line needs the data pipeline.
     from keras_gnap.datasets import load
+    from keras_gnap.datasets.tensorflow_support import require_tensorflow
+
+    # Without TensorFlow, `load` gives no `tf.data` pipeline, and the
+    # export these images are for is impossible anyway.
+    require_tensorflow("Calibrating an int8 TFLite export")
 
     batches = math.ceil(limit / LOAD_BATCH_SIZE)
     dataset = load(os.fspath(path), split="train", batch_size=LOAD_BATCH_SIZE)

@@ -7,15 +7,17 @@ import time
 
 import numpy as np
 
+from keras_gnap.datasets.tensorflow_support import missing_dependency_error
+
 
 def _litert():
     try:
         from ai_edge_litert import interpreter
         from ai_edge_litert import schema_py_generated
     except ImportError as error:
-        raise ImportError(
-            "TFLite export needs the LiteRT interpreter. Install it with "
-            "`pip install ai-edge-litert`."
+        raise missing_dependency_error(
+            "Running or checking a TFLite model (LiteRT interpreter)",
+            "ai_edge_litert",
         ) from error
     return interpreter, schema_py_generated
 
@@ -43,6 +45,9 @@ def custom_ops(model):
     Returns:
         A sorted list of custom operator names, empty when every operator
         is a TFLite builtin.
+
+    Raises:
+        ImportError: if the LiteRT interpreter is not installed.
     """
     _, schema = _litert()
     flatbuffer = schema.Model.GetRootAs(_content(model), 0)
@@ -72,6 +77,9 @@ def tflite_predict(model, images, batch_size=256):
 
     Returns:
         A float32 NumPy array of the outputs, one row per image.
+
+    Raises:
+        ImportError: if the LiteRT interpreter is not installed.
 
     Example:
 
@@ -113,6 +121,9 @@ def measure_latency(model, runs=100, warmup=10, seed=0):
 
     Returns:
         A float, milliseconds.
+
+    Raises:
+        ImportError: if the LiteRT interpreter is not installed.
     """
     interpreter_module, _ = _litert()
     interpreter = interpreter_module.Interpreter(

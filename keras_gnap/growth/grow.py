@@ -128,7 +128,9 @@ def grow(
             new_network, old_widths, seed=seed, split_noise=split_noise
         )
     if isinstance(model, GNAPModel):
-        return GNAPModel(new_network, name=model.name)
+        return GNAPModel(
+            new_network, augmentation=model.augmentation, name=model.name
+        )
     return new_network
 
 

@@ -26,6 +26,7 @@ def build_gnap(
     sparsity=DEFAULT_SPARSITY,
     gating="weight",
     classifier_activation="softmax",
+    augmentation=None,
     name="gnap",
 ):
     """Builds a small GNAP classifier that prunes itself and can grow.
@@ -55,6 +56,11 @@ def build_gnap(
         classifier_activation: activation of the output layer, as in
             `keras.applications`; `None` returns logits. Defaults to
             `"softmax"`.
+        augmentation: a Keras layer that transforms the images of each
+            training batch inside the compiled training step, such as
+            `keras_gnap.layers.RandomAugmentation`, or `None`. It is not
+            part of the network: evaluation, prediction and export see
+            the images as they are. Defaults to `None`.
         name: str. Name of the model. Defaults to `"gnap"`.
 
     Returns:
@@ -62,6 +68,7 @@ def build_gnap(
 
     Raises:
         ValueError: if an argument is out of range.
+        TypeError: if `augmentation` is not a Keras layer or `None`.
 
     Example:
 
@@ -123,7 +130,7 @@ def build_gnap(
         name="head_dense",
     )(x)
     network = keras.Model(inputs, outputs, name=f"{name}_network")
-    return GNAPModel(network, name=name)
+    return GNAPModel(network, augmentation=augmentation, name=name)
 
 
 def _check_input_shape(input_shape):

@@ -14,13 +14,22 @@ class GNAPModel(keras.Model):
     `evaluate`, `predict`, `save` and `summary` then act on the grown
     network with no extra step.
 
+    An `augmentation` layer, such as `keras_gnap.layers.RandomAugmentation`,
+    transforms the images of each training batch inside the compiled
+    training step, so it runs on the accelerator on every backend. It is
+    not part of `network`: evaluation and prediction see the images as
+    they are, and `strip`, `compact` and `export` leave it out.
+
     Args:
         network: a built Functional or Sequential Keras model, usually made
             of gated layers (see `keras_gnap.build_gnap`).
+        augmentation: a Keras layer applied to the inputs in training
+            only, or `None`. Defaults to `None`.
         **kwargs: base `keras.Model` arguments such as `name`.
 
     Raises:
-        TypeError: if `network` is not a built Keras model.
+        TypeError: if `network` is not a built Keras model, or
+            `augmentation` is not a Keras layer or `None`.
 
     Example:
 
@@ -29,17 +38,25 @@ class GNAPModel(keras.Model):
     True
     """
 
-    def __init__(self, network, **kwargs):
+    def __init__(self, network, augmentation=None, **kwargs):
         if not isinstance(network, keras.Model) or not network.built:
             raise TypeError(
                 "Argument `network` must be a built Keras model. "
                 f"Received: network={network!r}"
+            )
+        if augmentation is not None and not isinstance(
+            augmentation, keras.layers.Layer
+        ):
+            raise TypeError(
+                "Argument `augmentation` must be a Keras layer or None. "
+                f"Received: augmentation={augmentation!r}"
             )
         kwargs.setdefault("name", network.name)
         super().__init__(**kwargs)
         # A tracked list, so that swapping the network also untracks the old
         # one and `weights` only ever lists the current network's.
         self._network_slot = [network]
+        self.augmentation = augmentation
         # Nothing to build here: the network holds all the state. Marking
         # the model built also keeps Keras from locking its state.
         self.built = True
@@ -106,7 +123,30 @@ class GNAPModel(keras.Model):
         for variable, value in zip(variables, weights, strict=True):
             variable.assign(embed_weight(variable, value))
 
+    def zero_grad(self, set_to_none=True):
+        """Clears the gradients of the current network's weights (PyTorch).
+
+        Keras's PyTorch trainer calls this before each backward pass.
+        PyTorch's own version reaches only the parameters registered when
+        the model was first trained, which a growth replaces: the grown
+        network's gradients would then add up from step to step.
+
+        Args:
+            set_to_none: bool. Whether to drop the gradients rather than
+                fill them with zeros. Defaults to `True`.
+        """
+        for variable in self.trainable_variables:
+            gradient = variable.value.grad
+            if gradient is None:
+                continue
+            if set_to_none:
+                variable.value.grad = None
+            else:
+                gradient.zero_()
+
     def call(self, inputs, training=None):
+        if training and self.augmentation is not None:
+            inputs = self.augmentation(inputs, training=True)
         return self.network(inputs, training=training)
 
     def compute_output_shape(self, input_shape):
@@ -127,6 +167,9 @@ class GNAPModel(keras.Model):
     def get_config(self):
         config = {
             "network": keras.saving.serialize_keras_object(self.network),
+            "augmentation": keras.saving.serialize_keras_object(
+                self.augmentation
+            ),
         }
         return {**super().get_config(), **config}
 
@@ -136,4 +179,9 @@ class GNAPModel(keras.Model):
         network = keras.saving.deserialize_keras_object(
             config.pop("network"), custom_objects=custom_objects
         )
-        return cls(network, **config)
+        augmentation = config.pop("augmentation", None)
+        if augmentation is not None:
+            augmentation = keras.saving.deserialize_keras_object(
+                augmentation, custom_objects=custom_objects
+            )
+        return cls(network, augmentation=augmentation, **config)
