@@ -69,7 +69,8 @@ def build_parser():
         "--images",
         type=int,
         default=2048,
-        help="Training images per epoch. Default: 2048.",
+        help="Training images per epoch, rounded down to whole batches. "
+        "Default: 2048.",
     )
     parser.add_argument(
         "--batch-size", type=int, default=128, help="Default: 128."
@@ -115,6 +116,9 @@ def main(argv=None):
             f"Received: --images {args.images} --batch-size "
             f"{args.batch_size} --epochs {args.epochs}"
         )
+    # Whole batches only: every step has the same shape (and torch.compile
+    # fails on a partial batch after `keras.random`).
+    args.images -= args.images % args.batch_size
     keras.utils.set_random_seed(args.seed)
     backend = keras.backend.backend()
     print(

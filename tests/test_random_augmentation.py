@@ -11,12 +11,16 @@ from keras import ops
 from keras_gnap.layers.random_augmentation import RandomAugmentation
 from keras_gnap.layers.random_augmentation import _turn_and_zoom
 
-# `predict`, `save` and `convert_to_numpy` in Keras 3.15 with NumPy 2 warn
-# from inside Keras (np.array on a backend tensor); nothing to fix here.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:__array__ implementation doesn't accept a copy keyword"
-    ":DeprecationWarning"
-)
+pytestmark = [
+    # The layer's point is to run on every backend.
+    pytest.mark.backends,
+    # `predict`, `save` and `convert_to_numpy` in Keras 3.15 with NumPy 2
+    # warn from inside Keras (np.array on a backend tensor).
+    pytest.mark.filterwarnings(
+        "ignore:__array__ implementation doesn't accept a copy keyword"
+        ":DeprecationWarning"
+    ),
+]
 
 ALL_ON = dict(padding=2, flip=True, rotation=10.0, zoom=0.1)
 
@@ -258,8 +262,22 @@ def test_successive_batches_differ():
     assert not np.array_equal(augment(layer, images), augment(layer, images))
 
 
+# On torch, `keras.random` breaks the compiled graph, and torch.compile
+# then fails to recompile the step for a partial last batch ("cannot
+# determine truth value of Relational"): Keras's own `GaussianNoise` does
+# the same. Full batches compile and train.
+PARTIAL_BATCH_ON_TORCH = pytest.mark.xfail(
+    keras.backend.backend() == "torch",
+    reason="torch.compile fails on a partial batch after keras.random",
+    strict=True,
+)
+
+
 @slow_on_torch
-def test_trains_in_a_jit_compiled_model():
+@pytest.mark.parametrize(
+    "samples", [32, pytest.param(40, marks=PARTIAL_BATCH_ON_TORCH)]
+)
+def test_trains_in_a_jit_compiled_model(samples):
     layer = RandomAugmentation(seed=11, **ALL_ON)
     model = keras.Sequential(
         [
@@ -277,9 +295,9 @@ def test_trains_in_a_jit_compiled_model():
     )
     assert model.jit_compile
     rng = np.random.default_rng(11)
-    # 40 images in batches of 16: the last, partial batch traces again.
-    x = rng.uniform(size=(40, 12, 12, 1)).astype("float32")
-    y = rng.integers(0, 3, size=(40,))
+    # In batches of 16; 40 samples end with a partial batch, traced again.
+    x = rng.uniform(size=(samples, 12, 12, 1)).astype("float32")
+    y = rng.integers(0, 3, size=(samples,))
     state = ops.convert_to_numpy(layer.seed_generator.state).copy()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -313,6 +331,15 @@ def test_config_round_trip():
     np.testing.assert_array_equal(
         augment(clone, images), augment(layer, images)
     )
+
+
+def test_numpy_numbers_are_accepted():
+    layer = RandomAugmentation(
+        padding=np.int64(2), rotation=np.float32(5), zoom=np.float64(0.1)
+    )
+    config = layer.get_config()
+    assert type(config["padding"]) is int and config["padding"] == 2
+    assert type(config["rotation"]) is float and config["rotation"] == 5.0
 
 
 def test_save_and_load(tmp_path):

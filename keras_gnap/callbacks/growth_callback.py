@@ -50,7 +50,8 @@ class GrowthCallback(keras.callbacks.Callback):
     works inside `fit` on every Keras backend (TensorFlow, JAX, PyTorch):
     at the end of an epoch the model takes the grown network, and the
     optimizer and compiled steps are rebuilt for its variables through
-    public Keras API (see `keras_gnap.growth.retrace_training`).
+    public Keras API (see
+    `keras_gnap.growth.optimizer_transfer.retrace_training`).
 
     Args:
         monitor: str. Quantity to monitor. Defaults to `"val_loss"`.

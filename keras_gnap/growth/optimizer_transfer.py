@@ -89,6 +89,13 @@ def retrace_training(
     for a fixed list of variables, and the compiled steps captured the old
     ones. The optimizer's state is carried over (see `rebuild_optimizer`).
 
+    Only public Keras API is used, so this works on every backend from an
+    epoch callback: TensorFlow and PyTorch read the step function and the
+    trainable variables at each step, and Keras's JAX trainer reads the
+    model's variables into a fresh state at the start of each epoch (the
+    PyTorch gradients of a swapped-in network are cleared by
+    `GNAPModel.zero_grad`).
+
     Args:
         model: a compiled Keras model.
         learning_rate: float or `LearningRateSchedule` for the rebuilt

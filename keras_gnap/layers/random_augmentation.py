@@ -1,6 +1,7 @@
 """Random shifts, flips, turns and zooms that compile with the model."""
 
 import math
+import numbers
 
 import keras
 from keras import ops
@@ -25,6 +26,11 @@ class RandomAugmentation(keras.layers.Layer):
     The layer augments only when called with `training=True` (as in
     `fit`); otherwise, and when every option is off, it returns its input
     unchanged.
+
+    On torch, `keras.random` runs outside the compiled graph (as in
+    Keras's `GaussianNoise`), so torch.compile splits the train step and,
+    in Keras 3.15 with torch 2.13, fails to recompile it for a partial
+    last batch: train on whole batches.
 
     Args:
         padding: int. Largest shift in pixels, each way, filled with
@@ -83,7 +89,7 @@ class RandomAugmentation(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         if (
-            not isinstance(padding, int)
+            not isinstance(padding, numbers.Integral)
             or isinstance(padding, bool)
             or padding < 0
         ):
@@ -96,7 +102,7 @@ class RandomAugmentation(keras.layers.Layer):
                 f"Argument `flip` must be a bool. Received: flip={flip!r}"
             )
         if (
-            not isinstance(rotation, (int, float))
+            not isinstance(rotation, numbers.Real)
             or isinstance(rotation, bool)
             or not 0 <= rotation < math.inf
         ):
@@ -105,7 +111,7 @@ class RandomAugmentation(keras.layers.Layer):
                 f"Received: rotation={rotation!r}"
             )
         if (
-            not isinstance(zoom, (int, float))
+            not isinstance(zoom, numbers.Real)
             or isinstance(zoom, bool)
             or not 0 <= zoom < 1
         ):
@@ -119,7 +125,7 @@ class RandomAugmentation(keras.layers.Layer):
                 "Argument `seed` must be an integer or None. "
                 f"Received: seed={seed!r}"
             )
-        self.padding = padding
+        self.padding = int(padding)
         self.flip = flip
         self.rotation = float(rotation)
         self.zoom = float(zoom)
