@@ -16,7 +16,8 @@ import platform
 import sys
 from pathlib import Path
 
-from recipes import SPARSITY_TAG
+# What `reproduce.py --sparsity S` adds to a run's name.
+SPARSITY_TAG = "_sparsity"
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_RESULTS = HERE / "results"
@@ -208,9 +209,9 @@ def _recipe_section(runs):
     lines += [
         "",
         "*Load*: the machine's load average over the last 15 minutes of "
-        "the run (2 cores: about 1 to 2 when the run had the machine to "
-        "itself, more when other runs shared it and slowed it down; "
-        "not recorded for older runs).",
+        "the run, to read against its usable CPU cores (see Machine): near "
+        "the core count or below when the run had the machine to itself, "
+        "more when other runs shared it and slowed it down.",
         "",
     ]
     lines += _stale_lines(runs)
@@ -236,8 +237,8 @@ def _stale_lines(runs):
     for run in gnaps:
         by_seed.setdefault(run["seed"], run)
     ignored = {
-        "dense": {"growth", "freeze_gates"},
-        "gmp": {"growth", "freeze_gates"},
+        "dense": {"growth"},
+        "gmp": {"growth"},
         "growth_off": {"growth"},
     }
     stale = []
@@ -295,72 +296,34 @@ def _differences(ours, theirs, path=""):
 
 def _recipe_lines(run):
     recipe, data = run["recipe"], run["data"]
-    model, growth = recipe["model"], recipe["growth"]
-    optimizer, augment = recipe["optimizer"], recipe["augment"]
+    settings, growth = recipe["settings"], recipe["growth"]
+    augment = settings["augmentation"]
     test = (
         f", {data['test_examples']:,} test" if data.get("test_examples") else ""
     )
     shifts = (
         (
-            f"turns up to {augment.get('rotation', 0):g} degrees and "
-            f"zooms up to {augment.get('zoom', 0):.0%}, then "
+            f"turns up to {augment['rotation']:g} degrees and zooms up to "
+            f"{augment['zoom']:.0%}, then "
             if augment.get("rotation") or augment.get("zoom")
             else ""
         )
         + f"shifts up to {augment['padding']} px"
         + (" and horizontal flips" if augment["flip"] else "")
-        if augment
-        else "none"
     )
     return [
         f"Data: `{data['source']}`, {data['train_examples']:,} training and "
         f"{data['validation_examples']:,} validation images{test}.",
-        f"Recipe `{recipe['name']}` (`benchmarks/recipes.py`): start "
-        f"{_stages(model['stages'])}, {model['gating']} gates, sparsity "
-        f"{model['sparsity']}; {optimizer['name']} from "
-        f"{optimizer['learning_rate']} with {optimizer['schedule']} decay, "
-        f"batch {recipe['training']['batch_size']}, "
-        f"{recipe['training']['epochs']} epochs; augmentation: {shifts}; "
-        f"growth on `{growth['monitor']}` with patience "
-        f"{growth['patience']}"
-        + (
-            f" and min_delta {growth['min_delta']}"
-            if growth.get("min_delta")
-            else ""
-        )
-        + f", factor {growth['growth_factor']}, at most "
-        f"{growth['max_growths']} growths and "
-        f"{growth['max_params']:,} dense params"
-        + (
-            f", none after {growth['growth_until']:.0%} of the epochs"
-            if growth.get("growth_until")
-            else ""
-        )
-        # Runs made before new_units existed started units at zero.
-        + f"; new units: {growth.get('new_units', 'zero')}"
-        + _fresh_start_text(growth)
-        + ".",
+        f"The default policy (`keras_gnap/recipes.py`, `{recipe['name']}`): "
+        f"start {_stages(recipe['stages'])} (preset `{settings['preset']}`), "
+        f"sparsity {recipe['sparsity']}; Adam from "
+        f"{settings['learning_rate']} with cosine decay, batch "
+        f"{settings['batch_size']}, {settings['epochs']} epochs; "
+        f"augmentation: {shifts}; `GrowthCallback()` defaults (growth on "
+        f"`{growth['monitor']}`, patience {growth['patience']}, factor "
+        f"{growth['growth_factor']}, at most {growth['max_growths']} "
+        f"growths, max params {growth['max_params']}).",
     ]
-
-
-def _fresh_start_text(growth):
-    parts = []
-    if growth.get("split_noise"):
-        parts.append(f"split noise {growth['split_noise']}")
-    if growth.get("reopen_pruned"):
-        parts.append(
-            "closed gates reopened at growths in the first "
-            f"{growth['reopen_until']:.0%} of the epochs"
-        )
-    if growth.get("restart_schedule"):
-        parts.append("learning rate restarted at each growth")
-    if growth.get("warm_second_moment"):
-        parts.append("new weights' Adam second moments started warm")
-    if growth.get("rescale_weights"):
-        parts.append("kernels scaled back to the He scale at each growth")
-    if growth.get("reset_optimizer"):
-        parts.append("optimizer started afresh at each growth")
-    return "".join(f", {part}" for part in parts)
 
 
 def _verdicts(runs):
@@ -527,7 +490,9 @@ def _machine_section(runs, overheads):
             f"{machine['platform']}, {machine['machine']}, "
             f"{machine['usable_cpus']} usable CPU cores of "
             f"{machine['cpu_count']}, {machine['gpus']} GPU; Keras "
-            f"{versions.get('keras')}, TensorFlow {versions.get('tensorflow')}"
+            f"{versions.get('keras')}, backend "
+            f"{versions.get('backend', 'tensorflow')} "
+            f"{versions.get(versions.get('backend', 'tensorflow'))}"
         )
         if text not in seen:
             seen.append(text)
@@ -571,7 +536,7 @@ def _recipe_names(runs):
 
 def _title(recipe_name):
     # `reproduce.py --sparsity S` names a run "<recipe>_sparsity<S>"
-    # (`recipes.with_sparsity`).
+    # (`reproduce.SPARSITY_TAG`).
     base, _, sparsity = recipe_name.partition(SPARSITY_TAG)
     title = RECIPE_TITLES.get(base, base)
     return f"{title}, sparsity {sparsity}" if sparsity else title

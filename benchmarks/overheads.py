@@ -35,16 +35,20 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import recipes
 import tensorflow as tf
 from reproduce import machine_info
 
 import keras_gnap
+from keras_gnap.models.build_gnap import PRESETS
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "overheads.json"
 SCRIPT = "benchmarks/overheads.py"
 # (recipe, input shape): the networks to time.
-NETWORKS = (("mnist", (28, 28, 1)), ("cifar10_reduced", (32, 32, 3)))
+# Benchmark name, input shape, starting preset.
+NETWORKS = (
+    ("mnist", (28, 28, 1), "mnist"),
+    ("cifar10_reduced", (32, 32, 3), "cifar_small"),
+)
 
 
 def build_parser():
@@ -79,16 +83,15 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     keras.utils.set_random_seed(args.seed)
     step_rows, growth_rows = [], []
-    for recipe_name, shape in NETWORKS:
-        recipe = recipes.RECIPES[recipe_name]
-        start = recipe["model"]["stages"]
+    for recipe_name, shape, preset in NETWORKS:
+        start = [list(stage) for stage in PRESETS[preset]["stages"]]
         wide = [[2 * w for w in stage] for stage in start]
         for label, stages in (("start", start), ("2x start", wide)):
             row = step_time_ratio(shape, stages, args)
             row.update(recipe=recipe_name, network=label)
             step_rows.append(row)
             _print_step_row(row)
-        row = growth_cost(shape, start, recipe, args)
+        row = growth_cost(shape, start, args)
         row.update(recipe=recipe_name, network="start")
         growth_rows.append(row)
         _print_growth_row(row)
@@ -185,13 +188,12 @@ def step_time_ratio(shape, stages, args):
     }
 
 
-def growth_cost(shape, stages, recipe, args):
+def growth_cost(shape, stages, args):
     """Times one growth event of `GrowthCallback` inside training.
 
     Args:
         shape: tuple. Input shape.
         stages: list of lists of ints. Widths before growth.
-        recipe: dict. Its `growth` settings configure the callback.
         args: parsed arguments (`steps`, `batch_size`, `seed`).
 
     Returns:
@@ -201,9 +203,7 @@ def growth_cost(shape, stages, recipe, args):
     """
     model = _compile(keras_gnap.build_gnap(shape, 10, stages=stages))
     dataset = _data(shape, args.batch_size, args.seed)
-    settings = dict(recipe["growth"], patience=1, monitor="val_loss")
-    settings["max_params"] = None
-    growth = keras_gnap.GrowthCallback(**settings)
+    growth = keras_gnap.GrowthCallback(patience=1, max_params=None, verbose=0)
     growth.set_model(model)
     model.fit(dataset, epochs=1, steps_per_epoch=2, verbose=0, shuffle=False)
     growth.on_train_begin()

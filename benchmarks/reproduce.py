@@ -5,25 +5,28 @@ Usage (from the repository root, keras_gnap importable, e.g. after
 
     python benchmarks/reproduce.py --dataset mnist
     python benchmarks/reproduce.py --dataset mnist --baseline all
-    python benchmarks/reproduce.py --dataset cifar10 --reduced --baseline all
+    python benchmarks/reproduce.py --dataset cifar10_reduced --baseline all
     python benchmarks/reproduce.py --dataset mnist --limit 512 --epochs 1 \\
         --out runs/smoke --baseline all
 
-The recipes are in `benchmarks/recipes.py`. Variants (`--baseline`):
+Every benchmark runs the default policy (`keras_gnap.recipes`): its GNAP
+run is `keras_gnap.training.train`, what `python -m keras_gnap train`
+runs, so the main command with the same data and seed gives the same
+figures. Variants (`--baseline`):
 
-- `gnap`: the recipe: growth and autonomous pruning.
+- `gnap`: the default policy: growth and autonomous pruning.
 - `dense`: a dense CNN of the same shape as GNAP's widest network, scaled
   down to GNAP's final effective parameter count.
 - `gmp`: GNAP's widest network, pruned by gradual magnitude pruning
   (polynomial schedule) down to GNAP's final effective parameter count.
 - `growth_off`: GNAP's widest network from the start, pruning, no growth.
-- `prune_off`: the recipe with sparsity 0: growth, no pruning pressure.
+- `prune_off`: sparsity 0: growth, no pruning pressure.
 - `all`: `gnap`, then the four others, in one process.
 
 Every variant trains on the same data, for the same epochs, with the same
-optimizer and schedule. `dense`, `gmp` and `growth_off` need the GNAP run of
-the same recipe, seed, epochs and `--limit`: from the same command, or
-from its JSON file in `--out`.
+optimizer, schedule and augmentation. `dense`, `gmp` and `growth_off`
+need the GNAP run of the same dataset, seed, epochs and `--limit`: from
+the same command, or from its JSON file in `--out`.
 
 Each run writes `<out>/<recipe>_<variant>_seed<seed>.json` and the final
 model `<out>/<recipe>_<variant>_seed<seed>.keras`; with a `--sparsity S`
@@ -48,11 +51,13 @@ from pathlib import Path
 import baselines
 import keras
 import numpy as np
-import recipes
 
 import keras_gnap
-from keras_gnap.datasets import load
+from keras_gnap import recipes
+from keras_gnap import training
+from keras_gnap.layers.gated_layer import DEFAULT_SPARSITY
 from keras_gnap.layers.random_augmentation import RandomAugmentation
+from keras_gnap.models.build_gnap import PRESETS
 from keras_gnap.reports.parameter_count import dense_params
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,6 +67,21 @@ SCRIPT = "benchmarks/reproduce.py"
 VARIANTS = ("gnap", "prune_off", "growth_off", "dense", "gmp")
 # Variants whose size is set by the GNAP run they are compared with.
 NEEDS_REFERENCE = ("growth_off", "dense", "gmp")
+# The polynomial schedule of the gradual magnitude pruning baseline, as
+# tensorflow-model-optimization's: cubic from 0 to the final sparsity
+# between 10% and 70% of the steps, masks every 100 steps, each layer to
+# the same sparsity, then fine-tuning with fixed masks.
+GMP_SCHEDULE = {
+    "initial_sparsity": 0.0,
+    "begin_fraction": 0.1,
+    "end_fraction": 0.7,
+    "frequency": 100,
+    "power": 3,
+    "scope": "layer",
+}
+# What a run's name gains when it runs with another sparsity, so that its
+# results stay apart from the default's.
+SPARSITY_TAG = "_sparsity"
 
 
 def build_parser():
@@ -70,7 +90,9 @@ def build_parser():
         prog="python benchmarks/reproduce.py",
         description=__doc__.split("\n\n")[0],
     )
-    parser.add_argument("--dataset", required=True, choices=recipes.DATASETS)
+    parser.add_argument(
+        "--dataset", required=True, choices=sorted(recipes.BENCHMARKS)
+    )
     parser.add_argument(
         "--data-dir",
         default=None,
@@ -97,8 +119,8 @@ def build_parser():
         type=_non_negative_float,
         default=None,
         help=(
-            "Override the recipe's pruning pressure. Runs with another "
-            "value than the recipe's are named <recipe>_sparsity<S>."
+            "Another pruning pressure than the default. Runs with it are "
+            "named <dataset>_sparsity<S>."
         ),
     )
     parser.add_argument(
@@ -111,11 +133,6 @@ def build_parser():
         choices=(*VARIANTS, "all"),
         default="gnap",
         help="Variant to run. Default: gnap.",
-    )
-    parser.add_argument(
-        "--reduced",
-        action="store_true",
-        help="The reduced CPU protocol (CIFAR-10 only).",
     )
     parser.add_argument(
         "--limit",
@@ -145,16 +162,13 @@ def main(argv=None):
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    recipe = recipes.get_recipe(args.dataset, reduced=args.reduced)
-    if args.epochs is not None:
-        recipe["training"]["epochs"] = args.epochs
-    if args.sparsity is not None:
-        recipes.with_sparsity(recipe, args.sparsity)
+    entry = recipes.benchmark(args.dataset)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     command = f"python {SCRIPT} {shlex.join(argv)}"
 
-    data = prepare_data(recipe, args)
+    data = prepare_data(entry, args)
+    recipe = recipe_for(entry, data["info"], args)
     variants = VARIANTS if args.baseline == "all" else (args.baseline,)
     reference = None
     results = []
@@ -177,223 +191,174 @@ def main(argv=None):
 # === Data ===
 
 
-def default_source(recipe):
-    """Returns the default training data of a recipe.
+def default_source(entry):
+    """Returns the default training data of a benchmark.
 
     The dataset's folder in the shared data folder beside the repository
     (`../shared/data`) when it exists, else its system location (a
     package's install folder) when that exists, else its TFDS name.
 
     Args:
-        recipe: dict from `recipes.get_recipe`.
+        entry: dict from `keras_gnap.recipes.benchmark`.
 
     Returns:
         A str: a path or a TFDS name.
     """
-    shared = SHARED_DATA / recipe["data"]["shared_path"]
+    shared = SHARED_DATA / entry["shared_path"]
     if shared.exists():
         return str(shared)
-    system = recipe["data"].get("system_path")
+    system = entry.get("system_path")
     if system and Path(system).exists():
         return system
-    return recipe["dataset"]
+    return entry["name"].removesuffix("_reduced")
 
 
-def prepare_data(recipe, args):
+def prepare_data(entry, args):
     """Loads the training, validation and (optional) test splits.
 
     Args:
-        recipe: dict from `recipes.get_recipe`.
+        entry: dict from `keras_gnap.recipes.benchmark`.
         args: parsed arguments (`data_dir`, `test_data_dir`, `limit`,
             `seed`).
 
     Returns:
-        A dict with `train`, `validation` and `test` (or None) datasets,
-        and `info`: source, input shape, classes and split sizes.
+        A dict with `source`, `train`, `validation` and `test` (or None)
+        datasets, and `info`: source, input shape, classes and split
+        sizes.
 
     Raises:
         ValueError: if a source cannot be read (see `load`).
     """
-    source = args.data_dir or default_source(recipe)
-    batch_size = recipe["training"]["batch_size"]
-    common = {
-        "validation_size": recipe["data"]["validation_size"],
-        "seed": args.seed,
-    }
-    train, train_info = load(
-        source,
-        split="train",
-        batch_size=batch_size,
-        augment=False,
-        with_info=True,
-        **common,
+    source = args.data_dir or default_source(entry)
+    train, validation, info = training.load_data(
+        source, recipes.BATCH_SIZE, seed=args.seed, limit=args.limit
     )
-    validation, val_info = load(
-        source,
-        split="validation",
-        batch_size=batch_size,
-        with_info=True,
-        **common,
-    )
-    num_train, num_val = train_info.num_examples, val_info.num_examples
-    if args.limit is not None and args.limit < num_train:
-        # The first N training images, reshuffled every epoch.
-        train = _head(source, "train", args.limit, batch_size, common)
-        num_train = args.limit
-    if args.limit is not None and args.limit < num_val:
-        validation = _head(source, "validation", args.limit, batch_size, common)
-        num_val = args.limit
     test, num_test = None, None
     if args.test_data_dir:
-        test, test_info = load(
+        test, test_info = keras_gnap.datasets.load(
             args.test_data_dir,
             split="test",
-            batch_size=batch_size,
+            batch_size=recipes.BATCH_SIZE,
             with_info=True,
-            **common,
+            seed=args.seed,
         )
         num_test = test_info.num_examples
     print(
-        f"Data: {_display_path(source)}: {num_train:,} training and "
-        f"{num_val:,} validation images of shape {train_info.input_shape}, "
-        f"{train_info.classes} classes"
+        f"Data: {_display_path(source)}: {info['train_examples']:,} training "
+        f"and {info['validation_examples']:,} validation images of shape "
+        f"{tuple(info['input_shape'])}, {info['classes']} classes"
         + (f"; {num_test:,} test images" if test else "")
         + "."
     )
+    info = {
+        "source": _display_path(source),
+        "test_source": args.test_data_dir,
+        **info,
+        "test_examples": num_test,
+    }
     return {
+        "source": source,
         "train": train,
         "validation": validation,
         "test": test,
-        "info": {
-            "source": _display_path(source),
-            "test_source": args.test_data_dir,
-            "input_shape": list(train_info.input_shape),
-            "classes": train_info.classes,
-            "train_examples": num_train,
-            "validation_examples": num_val,
-            "test_examples": num_test,
-        },
+        "info": info,
     }
 
 
-def _head(source, split, limit, batch_size, common):
-    """The first `limit` examples of a split, batched, shuffled for training.
+def recipe_for(entry, info, args):
+    """Returns what a benchmark runs, resolved from its data, as a dict.
 
     Args:
-        source: the data source given to `load`.
-        split: str. `"train"` or `"validation"`.
-        limit: int. Number of examples to keep.
-        batch_size: int. Examples per batch of the returned dataset.
-        common: dict of the other `load` arguments (validation size, seed).
+        entry: dict from `keras_gnap.recipes.benchmark`.
+        info: the `info` dict of `prepare_data`.
+        args: parsed arguments (`epochs`, `sparsity`).
 
     Returns:
-        What `load` returns for arrays.
+        A dict recorded in every result: `name`, `dataset`, `protocol`,
+        `settings` (from `keras_gnap.training.resolve_settings`),
+        `stages`, `sparsity`, `growth` (the `GrowthCallback` defaults),
+        `gmp` and `target`.
     """
-    head = load(
-        source,
-        split=split,
-        batch_size=limit,
-        shuffle=False,
-        augment=False,
-        **common,
+    settings = training.resolve_settings(
+        info["input_shape"],
+        epochs=args.epochs or entry.get("epochs"),
+        preset=entry.get("preset"),
     )
-    # A PyDataset (without TensorFlow) is indexed; a tf.data one iterated.
-    if isinstance(head, keras.utils.PyDataset):
-        images, labels = head[0]
-    else:
-        images, labels = next(iter(head))
-    return load(
-        (np.asarray(images), np.asarray(labels)),
-        split="train",
-        batch_size=batch_size,
-        validation_size=0,
-        shuffle=split == "train",
-        augment=False,
-        seed=common["seed"],
-    )
-
-
-def augmentation_for(recipe):
-    """Returns the recipe's augmentation layer, or None.
-
-    The layer runs inside the compiled training step (see
-    `keras_gnap.layers.RandomAugmentation`), on every backend: turns and
-    zooms first, then shifts of up to `padding` pixels, then flips.
-
-    Args:
-        recipe: dict from `recipes.get_recipe`.
-
-    Returns:
-        A `RandomAugmentation` layer, or None when the recipe has none.
-    """
-    augment = recipe["augment"]
-    if not augment:
-        return None
-    return RandomAugmentation(
-        padding=augment["padding"],
-        flip=augment["flip"],
-        rotation=augment.get("rotation", 0.0),
-        zoom=augment.get("zoom", 0.0),
-    )
+    sparsity = DEFAULT_SPARSITY if args.sparsity is None else args.sparsity
+    name = entry["name"]
+    if sparsity != DEFAULT_SPARSITY:
+        name = f"{name}{SPARSITY_TAG}{sparsity:g}"
+    growth = keras_gnap.GrowthCallback()
+    return {
+        "name": name,
+        "dataset": entry["name"].removesuffix("_reduced"),
+        "protocol": "reduced" if "epochs" in entry else "full",
+        "settings": settings,
+        "stages": [list(s) for s in PRESETS[settings["preset"]]["stages"]],
+        "sparsity": sparsity,
+        "growth": {
+            key: getattr(growth, key)
+            for key in (
+                "monitor",
+                "min_delta",
+                "patience",
+                "max_growths",
+                "growth_factor",
+                "max_params",
+            )
+        },
+        "gmp": GMP_SCHEDULE,
+        "target": recipes.TARGETS.get(entry["name"]),
+    }
 
 
 # === Variants ===
 
 
 def build_variant(variant, recipe, info, reference, total_steps):
-    """Builds the model and callbacks of one variant.
+    """Builds the model and callbacks of one baseline variant.
 
     Args:
-        variant: str. One of `VARIANTS`.
-        recipe: dict from `recipes.get_recipe`.
+        variant: str. One of `VARIANTS` but `gnap`, which
+            `keras_gnap.training.train` runs.
+        recipe: dict from `recipe_for`.
         info: the `info` dict of `prepare_data`.
         reference: result dict of the GNAP run, needed by `growth_off`,
             `dense` and `gmp`; else ignored.
         total_steps: int. Training steps of the whole run.
 
     Returns:
-        `(model, callbacks, growth, details)`: a `GNAPModel`, the list of
-        callbacks for `fit`, the `GrowthCallback` among them or None, and a
-        dict describing the variant's own settings.
+        `(model, callbacks, growth, details)`: a compiled model, the list
+        of callbacks for `fit`, the `GrowthCallback` among them or None,
+        and a dict describing the variant's own settings.
     """
+    settings = recipe["settings"]
     shape, classes = tuple(info["input_shape"]), info["classes"]
-    model_settings = recipe["model"]
-    start = model_settings["stages"]
-    sparsity = model_settings["sparsity"]
-    gating = model_settings["gating"]
+    start = recipe["stages"]
     if variant in NEEDS_REFERENCE:
         widest = baselines.stages_from_widths(
             reference["widest"]["widths"], start
         )
         budget = reference["effective_params"]
-    growth, details = None, {}
-    callbacks = []
+    growth, details, callbacks = None, {}, []
     # Every variant trains on the same augmented images.
-    augmentation = augmentation_for(recipe)
-    if variant in ("gnap", "prune_off"):
-        if variant == "prune_off":
-            sparsity = 0.0
-        model = keras_gnap.build_gnap(
-            shape,
-            classes,
-            stages=start,
-            sparsity=sparsity,
-            gating=gating,
-            augmentation=augmentation,
+    augmentation = RandomAugmentation(**settings["augmentation"])
+    if variant == "prune_off":
+        model = training.build_and_compile(
+            info, settings, sparsity=0.0, total_steps=total_steps
         )
-        growth = keras_gnap.GrowthCallback(verbose=1, **recipe["growth"])
+        growth = keras_gnap.GrowthCallback(verbose=1)
         callbacks.append(growth)
-        details = {"stages": start, "sparsity": sparsity}
+        details = {"stages": start, "sparsity": 0.0}
     elif variant == "growth_off":
-        model = keras_gnap.build_gnap(
-            shape,
-            classes,
+        model = training.build_and_compile(
+            info,
+            settings,
+            sparsity=recipe["sparsity"],
             stages=widest,
-            sparsity=sparsity,
-            gating=gating,
-            augmentation=augmentation,
+            total_steps=total_steps,
         )
-        details = {"stages": widest, "sparsity": sparsity}
+        details = {"stages": widest, "sparsity": recipe["sparsity"]}
     elif variant == "dense":
         stages = baselines.dense_stages(budget, widest, shape[-1], classes)
         model = baselines.build_dense(
@@ -404,35 +369,39 @@ def build_variant(variant, recipe, info, reference, total_steps):
         model = baselines.build_masked(
             shape, classes, widest, augmentation=augmentation
         )
-        settings = recipe["gmp"]
+        gmp = recipe["gmp"]
         final = baselines.sparsity_for_budget(model, budget)
         schedule = baselines.PolynomialDecay(
             final,
-            begin_step=round(settings["begin_fraction"] * total_steps),
-            end_step=round(settings["end_fraction"] * total_steps),
-            initial_sparsity=settings["initial_sparsity"],
-            power=settings["power"],
-            frequency=settings["frequency"],
+            begin_step=round(gmp["begin_fraction"] * total_steps),
+            end_step=round(gmp["end_fraction"] * total_steps),
+            initial_sparsity=gmp["initial_sparsity"],
+            power=gmp["power"],
+            frequency=gmp["frequency"],
         )
-        pruning = baselines.GradualMagnitudePruning(
-            schedule, scope=settings["scope"]
+        callbacks.append(
+            baselines.GradualMagnitudePruning(schedule, scope=gmp["scope"])
         )
-        callbacks.append(pruning)
         details = {
             "stages": widest,
             "budget": budget,
             "schedule": schedule.get_config(),
-            "scope": settings["scope"],
+            "scope": gmp["scope"],
         }
     else:
         raise ValueError(
-            f"Argument `variant` must be one of {VARIANTS}. "
+            f"Argument `variant` must be one of {VARIANTS[1:]}. "
             f"Received: variant={variant!r}"
         )
-    freeze = recipe.get("freeze_gates")
-    if freeze and variant in ("gnap", "growth_off"):
-        callbacks.append(keras_gnap.FreezeGates(verbose=1, **freeze))
-        details["freeze_gates"] = dict(freeze)
+    if variant in ("dense", "gmp"):
+        lr = keras.optimizers.schedules.CosineDecay(
+            settings["learning_rate"], decay_steps=total_steps
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(lr),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
     if growth is None:
         callbacks.append(EffectiveParamsLogger())
     return model, callbacks, growth, details
@@ -446,25 +415,12 @@ class EffectiveParamsLogger(keras.callbacks.Callback):
             logs["effective_params"] = keras_gnap.count_params(self.model)
 
 
-class EpochTimer(keras.callbacks.Callback):
-    """Records the wall time of every epoch, validation included."""
-
-    def on_train_begin(self, logs=None):
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._started)
-
-
 def run_variant(variant, recipe, data, args, reference):
     """Trains one variant, saves its model and returns its results.
 
     Args:
         variant: str. One of `VARIANTS`.
-        recipe: dict from `recipes.get_recipe`.
+        recipe: dict from `recipe_for`.
         data: dict from `prepare_data`.
         args: parsed arguments.
         reference: result dict of the GNAP run, or None.
@@ -474,39 +430,62 @@ def run_variant(variant, recipe, data, args, reference):
         `main`.
     """
     started = time.time()
-    keras.utils.set_random_seed(args.seed)
     info = data["info"]
-    training = recipe["training"]
-    steps_per_epoch = math.ceil(info["train_examples"] / training["batch_size"])
-    total_steps = training["epochs"] * steps_per_epoch
-    model, callbacks, growth, details = build_variant(
-        variant, recipe, info, reference, total_steps
-    )
-    schedule = keras.optimizers.schedules.CosineDecay(
-        recipe["optimizer"]["learning_rate"], decay_steps=total_steps
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    dense_start = dense_params(model)
-    timer = EpochTimer()
-    fit_started = time.time()
-    history = model.fit(
-        data["train"],
-        validation_data=data["validation"],
-        epochs=training["epochs"],
-        callbacks=[*callbacks, timer],
-        verbose=args.verbose,
-        shuffle=False,  # the pipeline shuffles
-    )
-    train_seconds = time.time() - fit_started
-    for callback in callbacks:
-        if isinstance(callback, baselines.GradualMagnitudePruning):
-            details["mask_updates"] = callback.updates
-        if isinstance(callback, keras_gnap.FreezeGates):
-            details["gates_frozen_at_epoch"] = callback.frozen_at_epoch
+    settings = recipe["settings"]
+    steps_per_epoch = math.ceil(info["train_examples"] / settings["batch_size"])
+    total_steps = settings["epochs"] * steps_per_epoch
+    details = {}
+    if variant == "gnap":
+        # The main command's code path, data and all.
+        model, record = training.train(
+            data["source"],
+            epochs=settings["epochs"],
+            preset=settings["preset"],
+            sparsity=recipe["sparsity"],
+            seed=args.seed,
+            limit=args.limit,
+            verbose=args.verbose,
+        )
+        history = record["history"]
+        growth_events = record["growth_events"]
+        stopped_growing = record["stopped_growing"]
+        epoch_seconds = record["epoch_seconds"]
+        train_seconds = record["train_seconds"]
+        dense_start = dense_params(
+            keras_gnap.build_gnap(
+                tuple(info["input_shape"]),
+                info["classes"],
+                stages=recipe["stages"],
+            )
+        )
+        details = {"stages": recipe["stages"], "sparsity": recipe["sparsity"]}
+    else:
+        keras.utils.set_random_seed(args.seed)
+        model, callbacks, growth, details = build_variant(
+            variant, recipe, info, reference, total_steps
+        )
+        dense_start = dense_params(model)
+        timer = training.EpochTimer()
+        fit_started = time.time()
+        fitted = model.fit(
+            data["train"],
+            validation_data=data["validation"],
+            epochs=settings["epochs"],
+            callbacks=[*callbacks, timer],
+            verbose=args.verbose,
+            shuffle=False,  # the pipeline shuffles
+        )
+        train_seconds = round(time.time() - fit_started, 1)
+        history = {
+            key: [float(v) for v in values]
+            for key, values in fitted.history.items()
+        }
+        growth_events = growth.growth_events if growth else []
+        stopped_growing = growth.stopped_growing if growth else None
+        epoch_seconds = [round(t, 3) for t in timer.seconds]
+        for callback in callbacks:
+            if isinstance(callback, baselines.GradualMagnitudePruning):
+                details["mask_updates"] = callback.updates
 
     validation_accuracy = _evaluate(model, data["validation"])
     test_accuracy = None
@@ -515,7 +494,6 @@ def run_variant(variant, recipe, data, args, reference):
         test_accuracy = _evaluate(model, data["test"])
     compact_params, compact_error = _compact_count(model)
     widths = _widths(model)
-    growth_events = growth.growth_events if growth else []
     widest_dense = max(
         [dense_start, dense_params(model)]
         + [event["dense_params_after"] for event in growth_events]
@@ -545,13 +523,13 @@ def run_variant(variant, recipe, data, args, reference):
         # Growth only widens, so the final widths are the widest.
         "widest": {"dense_params": widest_dense, "widths": widths},
         "growth_events": growth_events,
-        "stopped_growing": growth.stopped_growing if growth else None,
-        "epochs": len(history.history.get("loss", [])),
+        "stopped_growing": stopped_growing,
+        "epochs": len(history.get("loss", [])),
         "steps_per_epoch": steps_per_epoch,
-        "train_seconds": round(train_seconds, 1),
+        "train_seconds": train_seconds,
         # Each epoch with its validation; the first and those after a
         # growth include compiling the training step.
-        "epoch_seconds": [round(t, 3) for t in timer.seconds],
+        "epoch_seconds": epoch_seconds,
         "wall_seconds": round(time.time() - started, 1),
         # Other work sharing the CPU slows a run down: the load average
         # at its end (over 1, 5 and 15 minutes) says whether it had the
@@ -560,10 +538,7 @@ def run_variant(variant, recipe, data, args, reference):
         "seed": args.seed,
         "limit": args.limit,
         "data": info,
-        "history": {
-            key: [float(v) for v in values]
-            for key, values in history.history.items()
-        },
+        "history": history,
         "model_file": f"{stem}.keras",
         "versions": {
             "keras_gnap": keras_gnap.__version__,
@@ -652,11 +627,11 @@ def _load_reference(out, recipe, args):
         raise FileNotFoundError(
             f"The {args.baseline} baseline is sized by the GNAP run, and "
             f"{path} does not exist. Run the GNAP recipe first (same "
-            "--dataset, --reduced, --seed, --epochs, --limit, --out), "
+            "--dataset, --seed, --epochs, --sparsity, --limit, --out), "
             "or use --baseline all."
         )
     reference = json.loads(path.read_text())
-    theirs = _comparable(reference["recipe"], reference.get("limit"))
+    theirs = _comparable(reference.get("recipe", {}), reference.get("limit"))
     ours = _comparable(recipe, args.limit)
     if theirs != ours:
         raise ValueError(
@@ -669,8 +644,8 @@ def _load_reference(out, recipe, args):
 
 def _comparable(recipe, limit):
     return {
-        "epochs": recipe["training"]["epochs"],
-        "sparsity": recipe["model"]["sparsity"],
+        "epochs": recipe.get("settings", {}).get("epochs"),
+        "sparsity": recipe.get("sparsity"),
         "limit": limit,
     }
 

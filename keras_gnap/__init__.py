@@ -2,7 +2,9 @@
 
 from keras_gnap import datasets
 from keras_gnap import layers
+from keras_gnap import recipes
 from keras_gnap import reports
+from keras_gnap import training
 from keras_gnap.callbacks.freeze_gates import FreezeGates
 from keras_gnap.callbacks.growth_callback import GrowthCallback
 from keras_gnap.export.compact import compact
@@ -33,7 +35,9 @@ __all__ = [
     "grow",
     "layers",
     "plan_growth",
+    "recipes",
     "reports",
     "strip",
     "summary",
+    "training",
 ]

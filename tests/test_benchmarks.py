@@ -1,8 +1,8 @@
 """Fast behaviour tests of the benchmark scripts in benchmarks/."""
 
+import argparse
 import importlib
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -13,6 +13,9 @@ import numpy as np
 import pytest
 
 import keras_gnap
+from keras_gnap import recipes
+from keras_gnap.cli import main as cli
+from keras_gnap.layers.gated_layer import DEFAULT_SPARSITY
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -35,7 +38,6 @@ def bench():
                 "baselines",
                 "make_results",
                 "overheads",
-                "recipes",
                 "reproduce",
             )
         }
@@ -46,19 +48,91 @@ def bench():
 # === Recipes ===
 
 
-def test_every_recipe_states_every_setting(bench):
-    recipes = bench["recipes"]
-    for name in recipes.DATASETS:
-        recipe = recipes.get_recipe(name)
-        for key in ("data", "augment", "model", "optimizer", "training"):
-            assert recipe[key], (name, key)
-        assert set(recipe["growth"]) >= {"monitor", "patience", "max_params"}
-    reduced = recipes.get_recipe("cifar10", reduced=True)
+def test_every_benchmark_resolves_and_unknown_names_are_refused():
+    for name in recipes.BENCHMARKS:
+        entry = recipes.benchmark(name)
+        assert entry["name"] == name
+        assert entry["shared_path"]
+    # A copy: changing it leaves the table as it was.
+    entry = recipes.benchmark("cifar10_reduced")
+    entry["epochs"] = 1
+    assert recipes.benchmark("cifar10_reduced")["epochs"] == 18
+    with pytest.raises(ValueError, match="Received: name='svhn'"):
+        recipes.benchmark("svhn")
+
+
+def test_settings_follow_the_rules_of_the_data():
+    grey = recipes.settings_for((28, 28, 1))
+    assert grey["preset"] == "mnist"
+    assert grey["epochs"] == 40
+    assert grey["batch_size"] == recipes.BATCH_SIZE
+    assert grey["learning_rate"] == recipes.LEARNING_RATE
+    assert grey["augmentation"] == {
+        "padding": 2,
+        "flip": False,
+        "rotation": 10.0,
+        "zoom": 0.1,
+    }
+    colour = recipes.settings_for((32, 32, 3))
+    assert colour["preset"] == "cifar"
+    assert colour["epochs"] == 200
+    assert colour["augmentation"] == {
+        "padding": 4,
+        "flip": True,
+        "rotation": 0.0,
+        "zoom": 0.0,
+    }
+    with pytest.raises(ValueError, match=r"Received: input_shape=\(28, 28\)"):
+        recipes.settings_for((28, 28))
+    for bad in ((28, 28, 0), [28, 28, 1.5], "28x28"):
+        with pytest.raises(ValueError, match="Argument `input_shape`"):
+            recipes.settings_for(bad)
+
+
+def _recipe(bench, name, input_shape, epochs=None, sparsity=None):
+    """What reproduce.py records as `recipe` for data of `input_shape`."""
+    return bench["reproduce"].recipe_for(
+        recipes.benchmark(name),
+        {"input_shape": list(input_shape), "classes": 10},
+        argparse.Namespace(epochs=epochs, sparsity=sparsity),
+    )
+
+
+def test_recipe_records_what_the_rules_choose(bench):
+    recipe = _recipe(bench, "mnist", (28, 28, 1))
+    assert recipe["name"] == "mnist"
+    assert recipe["protocol"] == "full"
+    assert recipe["settings"] == recipes.settings_for((28, 28, 1))
+    assert recipe["stages"] == [[8, 8], [16, 16], [16]]
+    assert recipe["sparsity"] == DEFAULT_SPARSITY
+    assert recipe["growth"]["monitor"] == "val_loss"
+    assert recipe["gmp"] == bench["reproduce"].GMP_SCHEDULE
+    assert recipe["target"] == recipes.TARGETS["mnist"]
+    reduced = _recipe(bench, "cifar10_reduced", (32, 32, 3), sparsity=0.3)
+    assert reduced["name"] == "cifar10_reduced_sparsity0.3"
+    assert reduced["dataset"] == "cifar10"
     assert reduced["protocol"] == "reduced"
-    with pytest.raises(ValueError, match="no reduced protocol"):
-        recipes.get_recipe("mnist", reduced=True)
-    with pytest.raises(ValueError, match="Received: dataset='svhn'"):
-        recipes.get_recipe("svhn")
+    assert reduced["settings"]["preset"] == "cifar_small"
+    assert reduced["settings"]["epochs"] == 18
+    assert reduced["stages"] == [[16, 16], [32, 32], [64, 64]]
+    assert reduced["sparsity"] == 0.3
+    # --epochs overrides the benchmark's own.
+    shorter = _recipe(bench, "cifar10_reduced", (32, 32, 3), epochs=2)
+    assert shorter["settings"]["epochs"] == 2
+
+
+def _keys(value):
+    """The nested keys of a dict, to compare the shapes of two records."""
+    if isinstance(value, dict):
+        return {key: _keys(item) for key, item in value.items()}
+    return None
+
+
+def test_fake_runs_record_the_recipe_as_reproduce_does(bench):
+    # The make_results tests below read fake runs: they must be shaped as
+    # reproduce.py records them.
+    recorded = _recipe(bench, "mnist", (28, 28, 1))
+    assert _keys(_fake_run("gnap", 0.99, 6000)["recipe"]) == _keys(recorded)
 
 
 # === Gradual magnitude pruning ===
@@ -191,26 +265,40 @@ def _fake_run(variant, accuracy, params, limit=None):
         "recipe_name": "mnist",
         "protocol": "full",
         "variant": variant,
+        # As reproduce.recipe_for records it (see the test above).
         "recipe": {
             "name": "mnist",
-            "model": {
-                "stages": [[8, 8], [16]],
-                "gating": "weight",
-                "sparsity": 0.1,
-            },
-            "optimizer": {
-                "name": "adam",
+            "dataset": "mnist",
+            "protocol": "full",
+            "settings": {
+                "preset": "mnist",
+                "epochs": 40,
+                "batch_size": 128,
                 "learning_rate": 0.01,
-                "schedule": "cosine",
+                "augmentation": {
+                    "padding": 2,
+                    "flip": False,
+                    "rotation": 10.0,
+                    "zoom": 0.1,
+                },
             },
-            "training": {"epochs": 40, "batch_size": 128},
-            "augment": {"padding": 2, "flip": False},
+            "stages": [[8, 8], [16, 16], [16]],
+            "sparsity": 0.05,
             "growth": {
                 "monitor": "val_loss",
-                "patience": 3,
-                "growth_factor": 0.5,
+                "min_delta": 0,
+                "patience": "auto",
                 "max_growths": 3,
-                "max_params": 40000,
+                "growth_factor": 1.0,
+                "max_params": "auto",
+            },
+            "gmp": {
+                "initial_sparsity": 0.0,
+                "begin_fraction": 0.1,
+                "end_fraction": 0.7,
+                "frequency": 100,
+                "power": 3,
+                "scope": "layer",
             },
             "target": {"accuracy": 0.9944, "effective_params": 6200},
         },
@@ -253,15 +341,6 @@ def test_make_results_renders_a_table_per_dataset(bench, tmp_path):
     results = tmp_path / "results"
     results.mkdir()
     gnap = _fake_run("gnap", 0.9950, 6100)
-    gnap["recipe"]["growth"].update(
-        split_noise=1.0,
-        reopen_pruned=True,
-        reopen_until=0.5,
-        restart_schedule=True,
-        warm_second_moment=True,
-        rescale_weights=True,
-        reset_optimizer=True,
-    )
     for name, run in (
         ("gnap", gnap),
         ("dense", _fake_run("dense", 0.9915, 6150)),
@@ -287,16 +366,16 @@ def test_make_results_renders_a_table_per_dataset(bench, tmp_path):
     )
     assert "**met**" in text
     assert (
-        "new units: zero, split noise 1.0, closed gates reopened at growths "
-        "in the first 50% of the epochs, learning rate restarted at each "
-        "growth, new weights' Adam second moments started warm, kernels "
-        "scaled back to the He scale at each growth, optimizer started "
-        "afresh at each growth." in text
+        "The default policy (`keras_gnap/recipes.py`, `mnist`): start "
+        "8-8 / 16-16 / 16 (preset `mnist`), sparsity 0.05; Adam from 0.01 "
+        "with cosine decay, batch 128, 40 epochs; augmentation: turns up to "
+        "10 degrees and zooms up to 10%, then shifts up to 2 px; "
+        "`GrowthCallback()` defaults (growth on `val_loss`, patience auto, "
+        "factor 1.0, at most 3 growths, max params auto)." in text
     )
     assert "python benchmarks/reproduce.py --dataset mnist --baseline all" in (
         text
     )
-    assert "augmentation: shifts up to 2 px; growth" in text
     # Smoke runs are not results.
     assert "magnitude pruning" not in text.split("## Overheads")[0]
     assert "Not measured yet" in text
@@ -306,19 +385,35 @@ def test_make_results_renders_a_table_per_dataset(bench, tmp_path):
     )
 
 
-def test_make_results_names_turns_and_zooms(bench, tmp_path):
+@pytest.mark.parametrize(
+    "augmentation, stated",
+    [
+        (
+            {"padding": 2, "flip": False, "rotation": 15.0, "zoom": 0.2},
+            "augmentation: turns up to 15 degrees and zooms up to 20%, then "
+            "shifts up to 2 px; `GrowthCallback()`",
+        ),
+        (
+            {"padding": 4, "flip": True, "rotation": 0.0, "zoom": 0.0},
+            "augmentation: shifts up to 4 px and horizontal flips; "
+            "`GrowthCallback()`",
+        ),
+    ],
+)
+def test_make_results_names_turns_and_zooms(
+    bench, tmp_path, augmentation, stated
+):
     results = tmp_path / "results"
     results.mkdir()
     gnap = _fake_run("gnap", 0.9950, 6100)
-    gnap["recipe"]["augment"].update(rotation=10.0, zoom=0.1)
+    gnap["recipe"]["settings"]["augmentation"] = augmentation
     (results / "mnist_gnap_seed0.json").write_text(json.dumps(gnap))
     text = bench["make_results"].main(
         ["--results-dir", str(results), "--output", str(tmp_path / "R.md")]
     )
-    assert (
-        "augmentation: turns up to 10 degrees and zooms up to 10%, then "
-        "shifts up to 2 px; growth" in text
-    )
+    assert stated in text
+    # Turns and zooms are named only when the recipe has them.
+    assert ("turns up to" in text) == bool(augmentation["rotation"])
 
 
 def test_make_results_flags_runs_with_other_settings(bench, tmp_path):
@@ -326,7 +421,6 @@ def test_make_results_flags_runs_with_other_settings(bench, tmp_path):
     results = tmp_path / "results"
     results.mkdir()
     gnap = _fake_run("gnap", 0.9950, 6100)
-    gnap["recipe"]["freeze_gates"] = {"at": 0.8}
     widest = {"dense_params": 30000, "widths": {"block1_conv": 16}}
     gnap["widest"] = widest
     # Growth settings do not matter to the dense CNN, which never grows.
@@ -336,14 +430,15 @@ def test_make_results_flags_runs_with_other_settings(bench, tmp_path):
     # The magnitude pruning run was sized by another GNAP run.
     gmp = _fake_run("gmp", 0.9920, 5000)
     gmp["reference"] = {"effective_params": 5000}
-    # Growth off is built at GNAP's widest widths, whatever its count.
+    # Growth off is built at GNAP's widest widths, whatever its count,
+    # and never grows either.
     growth_off = _fake_run("growth_off", 0.9940, 5500)
-    growth_off["recipe"]["freeze_gates"] = {"at": 0.8}
+    growth_off["recipe"]["growth"]["patience"] = 5
     growth_off["reference"] = {"effective_params": 5000, "widest": widest}
     # Growth matters to pruning off, and this one trained longer.
     prune_off = _fake_run("prune_off", 0.9930, 30000)
-    prune_off["recipe"]["freeze_gates"] = {"at": 0.8}
-    prune_off["recipe"]["training"]["epochs"] = 60
+    prune_off["recipe"]["growth"]["patience"] = 5
+    prune_off["recipe"]["settings"]["epochs"] = 60
     for name, run in (
         ("gnap", gnap),
         ("dense", dense),
@@ -362,7 +457,11 @@ def test_make_results_flags_runs_with_other_settings(bench, tmp_path):
         "magnitude pruning, same params: sized by an earlier GNAP run "
         "(5,000 effective params)" in flagged
     )
-    assert "`training.epochs` (40 for GNAP, 60)" in flagged
+    assert (
+        "pruning off (growth only): its recipe differs from the GNAP row's "
+        "in `growth.patience` ('auto' for GNAP, 5); `settings.epochs` (40 "
+        "for GNAP, 60)." in flagged
+    )
 
 
 def test_make_results_checks_each_baseline_against_its_own_seed(
@@ -448,27 +547,33 @@ def test_make_results_averages_gaps_over_seeds(bench, tmp_path):
 # === reproduce.py end to end ===
 
 
+@pytest.mark.parametrize("variant", ["prune_off", "growth_off", "dense", "gmp"])
 @pytest.mark.parametrize(
-    "name", ["mnist", "fashion_mnist", "cifar10", "cifar10_reduced"]
+    "name, input_shape, budget",
+    [("mnist", (28, 28, 1), 6000), ("cifar10", (32, 32, 3), 150000)],
 )
-def test_recipes_augment_inside_the_model_as_they_state(bench, name):
-    recipe = bench["recipes"].RECIPES[name]
-    layer = bench["reproduce"].augmentation_for(recipe)
-    augment = recipe["augment"]
-    assert isinstance(layer, keras_gnap.layers.RandomAugmentation)
-    config = layer.get_config()
-    assert config["padding"] == augment["padding"]
-    assert config["flip"] == augment["flip"]
-    assert config["rotation"] == augment.get("rotation", 0.0)
-    assert config["zoom"] == augment.get("zoom", 0.0)
+def test_baselines_augment_inside_the_model_as_the_recipe_states(
+    bench, name, input_shape, budget, variant
+):
+    recipe = _recipe(bench, name, input_shape)
+    augmentation = recipe["settings"]["augmentation"]
+    # One-channel images are never flipped, colour photos are.
+    assert augmentation["flip"] == (input_shape[-1] == 3)
+    # A GNAP run that doubled every block.
+    blocks = [w for stage in recipe["stages"] for w in stage]
+    widths = {f"block{i}_conv": 2 * w for i, w in enumerate(blocks, 1)}
+    widths["head_dense"] = 10
+    reference = {"widest": {"widths": widths}, "effective_params": budget}
+    info = {"input_shape": list(input_shape), "classes": 10}
     model, *_ = bench["reproduce"].build_variant(
-        "gnap",
-        recipe,
-        {"input_shape": [28, 28, 1], "classes": 10},
-        reference=None,
-        total_steps=100,
+        variant, recipe, info, reference, total_steps=100
     )
     assert isinstance(model.augmentation, keras_gnap.layers.RandomAugmentation)
+    config = model.augmentation.get_config()
+    assert {key: config[key] for key in augmentation} == augmentation
+    if variant == "growth_off":
+        # Built at GNAP's widest widths from the start.
+        assert bench["reproduce"]._widths(model) == widths
 
 
 def _run(bench, argv):
@@ -514,8 +619,7 @@ def test_reproduce_runs_every_variant_on_generated_data(bench, tmp_path):
         assert saved["versions"]["keras"]
         assert saved["machine"]["cpu_count"]
     # Pruning off records the recipe as it is and its own zero pressure.
-    recipe_sparsity = bench["recipes"].RECIPES["mnist"]["model"]["sparsity"]
-    assert results[1]["recipe"]["model"]["sparsity"] == recipe_sparsity
+    assert results[1]["recipe"]["sparsity"] == DEFAULT_SPARSITY
     assert results[1]["variant_settings"]["sparsity"] == 0.0
     budget = gnap["effective_params"]
     for variant in results[2:]:
@@ -537,32 +641,6 @@ def test_reproduce_runs_every_variant_on_generated_data(bench, tmp_path):
         ]
     )
     assert "Smoke runs (`--limit 256`)" in text
-
-
-def test_reproduce_freezes_gates_where_the_recipe_says(
-    bench, tmp_path, monkeypatch
-):
-    # No recipe freezes its gates now (measured, not kept): add the setting.
-    at = 0.8
-    recipe = dict(
-        bench["recipes"].RECIPES["fashion_mnist"], freeze_gates={"at": at}
-    )
-    monkeypatch.setitem(bench["recipes"].RECIPES, "fashion_mnist", recipe)
-    data = helpers.write_idx_dir(
-        tmp_path / "clothes", train=helpers.digit_arrays(600)
-    )
-    argv = ["--dataset", "fashion_mnist", "--data-dir", str(data)]
-    argv += ["--out", str(tmp_path / "out"), "--limit", "128"]
-    (result,) = _run(bench, [*argv, "--epochs", "5"])
-    settings = result["variant_settings"]
-    assert settings["freeze_gates"] == {"at": at}
-    assert settings["gates_frozen_at_epoch"] == math.ceil(at * 5) + 1
-    # Frozen gates stop pruning: the count no longer changes.
-    counts = result["history"]["effective_params"]
-    frozen = settings["gates_frozen_at_epoch"]
-    assert len(set(counts[frozen - 2 :])) == 1
-    model = keras.saving.load_model(tmp_path / "out" / result["model_file"])
-    assert keras_gnap.count_params(model) == result["effective_params"]
 
 
 def test_reproduce_records_shared_data_beside_the_clone_relatively(
@@ -608,9 +686,8 @@ def test_reproduce_names_runs_with_another_sparsity_apart(
     out = tmp_path / "out"
     argv = ["--dataset", "mnist", "--data-dir", str(data), "--out", str(out)]
     argv += ["--limit", "64", "--epochs", "1"]
-    # The recipe's own value keeps the recipe's name.
-    own = bench["recipes"].RECIPES["mnist"]["model"]["sparsity"]
-    _run(bench, [*argv, "--sparsity", str(own)])
+    # The default value keeps the benchmark's name.
+    _run(bench, [*argv, "--sparsity", str(DEFAULT_SPARSITY)])
     with pytest.raises(FileNotFoundError, match="mnist_sparsity0.3_gnap"):
         _run(bench, [*argv, "--sparsity", "0.3", "--baseline", "dense"])
     for bad in ("-0.1", "nan", "lots"):
@@ -624,7 +701,7 @@ def test_reproduce_names_runs_with_another_sparsity_apart(
     (dense,) = _run(bench, [*argv, "--sparsity", "0.3", "--baseline", "dense"])
 
     assert gnap["recipe_name"] == "mnist_sparsity0.3"
-    assert gnap["recipe"]["model"]["sparsity"] == 0.3
+    assert gnap["recipe"]["sparsity"] == 0.3
     assert dense["reference"]["effective_params"] == gnap["effective_params"]
     names = sorted(path.name for path in out.glob("*.json"))
     assert names == [
@@ -638,6 +715,33 @@ def test_reproduce_names_runs_with_another_sparsity_apart(
     )
     sections = [line for line in text.splitlines() if line.startswith("## ")]
     assert sections[:2] == ["## MNIST", "## MNIST, sparsity 0.3"]
+
+
+def test_main_command_and_benchmark_give_the_same_figures(bench, tmp_path):
+    data = helpers.write_idx_dir(
+        tmp_path / "digits", train=helpers.digit_arrays(600)
+    )
+    common = ["--epochs", "1", "--limit", "128", "--verbose", "0"]
+    code = cli.main(
+        ["train", "--dataset", str(data), *common]
+        + ["--output", str(tmp_path / "run")]
+    )
+    assert code == 0
+    out = tmp_path / "out"
+    bench["reproduce"].main(
+        ["--dataset", "mnist", "--data-dir", str(data), *common]
+        + ["--out", str(out)]
+    )
+    command = json.loads((tmp_path / "run" / "history.json").read_text())
+    benchmark = json.loads((out / "mnist_gnap_seed0.json").read_text())
+    assert command["data"]["train_examples"] == 128
+    assert benchmark["data"]["train_examples"] == 128
+    # Same data, seed and code path (keras_gnap.training.train): the same
+    # run, to the last bit.
+    for key in ("validation_accuracy", "effective_params", "growth_events"):
+        assert command[key] == benchmark[key], key
+    assert command["history"] == benchmark["history"]
+    assert command["settings"] == benchmark["recipe"]["settings"]
 
 
 def test_reproduce_smoke_on_shared_mnist(bench, tmp_path):
@@ -659,7 +763,9 @@ def test_reproduce_smoke_on_shared_mnist(bench, tmp_path):
 
 def test_overheads_measures_and_records(bench, tmp_path, monkeypatch):
     overheads = bench["overheads"]
-    monkeypatch.setattr(overheads, "NETWORKS", (("mnist", (28, 28, 1)),))
+    monkeypatch.setattr(
+        overheads, "NETWORKS", (("mnist", (28, 28, 1), "mnist"),)
+    )
     out = tmp_path / "overheads.json"
     record = overheads.main(
         ["--steps", "2", "--rounds", "1", "--batch-size", "8"]

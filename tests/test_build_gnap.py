@@ -11,7 +11,7 @@ pytestmark = pytest.mark.backends
 
 @pytest.mark.parametrize(
     "shape,classes,first_width",
-    [((28, 28, 1), 10, 8), ((32, 32, 3), 10, 16), ((64, 48, 3), 5, 16)],
+    [((28, 28, 1), 10, 8), ((32, 32, 3), 10, 32), ((64, 48, 3), 5, 32)],
 )
 def test_presets_and_other_shapes(shape, classes, first_width):
     model = keras_gnap.build_gnap(shape, classes)

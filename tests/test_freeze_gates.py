@@ -77,9 +77,7 @@ def test_gates_of_a_growth_after_the_freeze_are_frozen_next_epoch():
     model = _tiny_model()
     x, y = _tiny_data()
     freeze = keras_gnap.FreezeGates(at=0.25)
-    growth = keras_gnap.GrowthCallback(
-        patience=0, max_growths=1, growth_until=None
-    )
+    growth = keras_gnap.GrowthCallback(patience=0, max_growths=1)
     snapshots = _Snapshots()
     model.fit(
         x,

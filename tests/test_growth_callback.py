@@ -30,7 +30,7 @@ def test_grows_on_saturation_and_stops_when_growth_stops_helping():
     # 5 saturates (grow at 0.8); 6 starts the third phase at 0.82 and 7
     # saturates it without beating 0.8 (stop growing).
     values = [1.0, 0.9, 0.95, 0.8, 0.85, 0.82, 0.9, 0.9, 0.9, 0.9]
-    growth = keras_gnap.GrowthCallback(patience=1)
+    growth = keras_gnap.GrowthCallback(patience=1, max_params=None)
     history = model.fit(
         x,
         y,
@@ -76,29 +76,46 @@ def test_max_growths_and_max_params_stop_growth():
     assert "max_params" in growth.stopped_growing["reason"]
 
 
-def test_no_growth_after_growth_until():
+def test_no_growth_in_the_last_quarter_of_the_epochs():
     x, y = _tiny_data()
     # Each phase improves once and then saturates: with patience 1 the
-    # network grows at epochs 2, 4, 6 and 8, unless growth_until stops it
-    # (0.5 of 8 epochs allows 2 and 4).
+    # network would grow at epochs 2, 4, 6 and 8; 8 of 8 is past 75%.
     values = [1.0, 1.0, 0.9, 0.9, 0.8, 0.8, 0.7, 0.7]
     growth = keras_gnap.GrowthCallback(
-        patience=1, max_growths=10, growth_until=0.5
+        patience=1, max_growths=10, max_params=None
     )
     _tiny_model().fit(
         x, y, epochs=8, verbose=0, callbacks=[ScriptedValLoss(values), growth]
     )
-    assert [e["epoch"] for e in growth.growth_events] == [2, 4]
-    assert growth.stopped_growing["epoch"] == 6
-    assert "growth_until=0.5" in growth.stopped_growing["reason"]
+    assert [e["epoch"] for e in growth.growth_events] == [2, 4, 6]
+    assert growth.stopped_growing["epoch"] == 8
+    assert "past 75% of the 8 epochs" in growth.stopped_growing["reason"]
 
-    growth = keras_gnap.GrowthCallback(
-        patience=1, max_growths=10, growth_until=None
-    )
+
+@pytest.mark.parametrize("epochs,patience", [(4, 1), (40, 2), (200, 10)])
+def test_auto_patience_is_five_percent_of_the_epochs(epochs, patience):
+    growth = keras_gnap.GrowthCallback()
+    growth.set_model(_tiny_model())
+    growth.set_params({"epochs": epochs, "verbose": 0, "steps": 1})
+    growth.on_train_begin()
+    assert growth.patience_ == patience
+    cap = 6 * keras_gnap.reports.dense_params(growth.model)
+    assert growth.max_params_ == cap
+
+
+def test_says_why_a_run_never_grew(capsys):
+    x, y = _tiny_data()
+    # The loss improves every epoch: patience is never exhausted.
+    values = [1.0, 0.9, 0.8, 0.7]
+    growth = keras_gnap.GrowthCallback()
     _tiny_model().fit(
-        x, y, epochs=8, verbose=0, callbacks=[ScriptedValLoss(values), growth]
+        x, y, epochs=4, verbose=0, callbacks=[ScriptedValLoss(values), growth]
     )
-    assert [e["epoch"] for e in growth.growth_events] == [2, 4, 6, 8]
+    assert growth.growth_events == []
+    assert (
+        "GNAP did not grow: val_loss never went 1 epoch without improving"
+        in capsys.readouterr().out
+    )
 
 
 def test_one_instance_serves_several_fits():
@@ -149,15 +166,9 @@ def test_needs_gnap_model():
         ({"max_growths": 1.5}, "max_growths"),
         ({"growth_factor": 0}, "growth_factor"),
         ({"max_params": 0}, "max_params"),
-        ({"max_width": "wide"}, "max_width"),
-        ({"growth_until": 0}, "growth_until"),
-        ({"growth_until": 1.5}, "growth_until"),
-        ({"growth_until": "end"}, "growth_until"),
-        ({"reopen_until": 0}, "reopen_until"),
-        ({"reopen_until": None}, "reopen_until"),
-        ({"reopen_pruned": 1}, "reopen_pruned"),
-        ({"restart_schedule": "yes"}, "restart_schedule"),
-        ({"warm_second_moment": 1}, "warm_second_moment"),
+        ({"max_params": "many"}, "max_params"),
+        ({"patience": "long"}, "patience"),
+        ({"min_delta": "small"}, "min_delta"),
     ],
 )
 def test_bad_arguments(kwargs, argument):
@@ -203,7 +214,9 @@ def test_other_callbacks_and_schedules_keep_working(tmp_path):
         ],
     )
     assert len(growth.growth_events) >= 1
-    assert int(model.optimizer.iterations.numpy()) == 5 * 4
+    # Each growth starts a fresh optimizer: it counts the steps since.
+    last = growth.growth_events[-1]["epoch"]
+    assert int(model.optimizer.iterations.numpy()) == (5 - last) * 4
     with log.open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 5 and "effective_params" in rows[0]

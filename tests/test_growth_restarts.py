@@ -103,7 +103,9 @@ def test_grow_reopens_pruned_gates_before_splitting():
         keras_gnap.grow(model, widths={"block2_conv": 12}, reopen_pruned="yes")
 
 
-def _fit_with_growths(growth, values, schedule=None, kernel_scale=None):
+def _fit_with_growths(
+    growth, values, schedule=None, kernel_scale=None, stop_after=None
+):
     model = keras_gnap.build_gnap((16, 16, 1), 3)
     if kernel_scale is not None:
         _enlarge_kernels(model.network, kernel_scale)
@@ -115,11 +117,13 @@ def _fit_with_growths(growth, values, schedule=None, kernel_scale=None):
     x = rng.random((32, 16, 16, 1)).astype("float32")
     y = rng.integers(0, 3, 32)
     rates = []
-    record = keras.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: rates.append(
-            float(model.optimizer.learning_rate)
-        )
-    )
+
+    def record(epoch, logs):
+        rates.append(float(model.optimizer.learning_rate))
+        # Stop right after a growth, to look at what it left.
+        model.stop_training = epoch + 1 == stop_after
+
+    record = keras.callbacks.LambdaCallback(on_epoch_end=record)
     model.fit(
         x,
         y,
@@ -131,69 +135,46 @@ def _fit_with_growths(growth, values, schedule=None, kernel_scale=None):
     return model, rates
 
 
-def test_growth_restarts_the_schedule_and_reopens_gates_until_told(tmp_path):
+def test_growth_restarts_the_schedule_and_reopens_gates_in_the_first_half(
+    tmp_path,
+):
     # Saturation at epochs 2, 4 and 6 of 8 (2 steps each): growths there.
     values = [1.0, 1.0, 0.9, 0.9, 0.8, 0.8, 0.7, 0.7]
     growth = keras_gnap.GrowthCallback(
-        patience=1,
-        max_growths=3,
-        growth_until=None,
-        reopen_pruned=True,
-        reopen_until=0.5,
-        restart_schedule=True,
+        patience=1, max_growths=3, max_params=None
     )
     model, rates = _fit_with_growths(growth, values)
     events = growth.growth_events
     assert [e["epoch"] for e in events] == [2, 4, 6]
+    # No reopening past half the epochs: 6 of 8 is.
     assert [e["reopened_pruned"] for e in events] == [True, True, False]
     assert all(e["restarted_schedule"] for e in events)
+    assert all(e["reset_optimizer"] for e in events)
     # Right after each growth the rate is back at the schedule's start.
     for event in events:
         assert rates[event["epoch"] - 1] == pytest.approx(0.01)
+    # The last growth left 4 of the 16 steps: a fresh optimizer runs the
+    # whole schedule over them, and has taken them all by the end.
     schedule = model.optimizer.get_config()["learning_rate"]
-    assert schedule["config"]["start"] == 6 * 2
+    assert schedule["config"]["decay_steps"] == 4
+    assert int(model.optimizer.iterations.numpy()) == 4
     # The restarted schedule saves and loads with the model.
     model.save(tmp_path / "grown.keras")
     loaded = keras.saving.load_model(tmp_path / "grown.keras")
     assert float(loaded.optimizer.learning_rate) == pytest.approx(rates[-1])
 
-    plain = keras_gnap.GrowthCallback(
-        patience=1, max_growths=3, growth_until=None
+
+def test_growth_with_a_constant_learning_rate_starts_a_fresh_optimizer():
+    growth = keras_gnap.GrowthCallback(patience=1)
+    model, rates = _fit_with_growths(
+        growth, [1.0, 1.0, 1.0, 1.0], schedule=0.01
     )
-    _, plain_rates = _fit_with_growths(plain, values)
-    assert not any(e["restarted_schedule"] for e in plain.growth_events)
-    assert plain_rates[5] < 0.01 / 2
-
-
-def test_restart_schedule_needs_a_decaying_schedule():
-    growth = keras_gnap.GrowthCallback(restart_schedule=True)
-    model = keras_gnap.build_gnap((16, 16, 1), 3)
-    model.compile(
-        keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy"
-    )
-    x = np.zeros((4, 16, 16, 1), "float32")
-    with pytest.raises(ValueError, match="restart_schedule=True"):
-        model.fit(x, np.zeros(4), epochs=1, verbose=0, callbacks=[growth])
-
-
-@pytest.mark.parametrize("warm", [False, True])
-def test_growth_starts_new_second_moments_warm_when_told(warm):
-    # Saturation at the last epoch: a growth with no training after it.
-    growth = keras_gnap.GrowthCallback(
-        patience=1, growth_until=None, warm_second_moment=warm
-    )
-    model, _ = _fit_with_growths(growth, [1.0, 1.0])
-    assert [e["epoch"] for e in growth.growth_events] == [2]
-    old_width = growth.growth_events[0]["widths_before"]["block1_conv"]
-    velocity = next(
-        v
-        for v in model.optimizer.variables
-        if v.name == "block1_conv_kernel_velocity"
-    ).numpy()
-    old, new = velocity[..., :old_width], velocity[..., old_width:]
-    assert old.mean() > 0
-    expected = old.mean() if warm else 0.0
-    np.testing.assert_allclose(new, expected, rtol=1e-6)
+    event = growth.growth_events[0]
+    assert event["epoch"] == 2 and event["reset_optimizer"]
+    assert not event["restarted_schedule"]
+    assert rates == pytest.approx([0.01] * 4)
+    # Two epochs of 2 steps since the growth reset the step count.
+    assert int(model.optimizer.iterations.numpy()) == 4
 
 
 def test_fresh_schedule_runs_the_whole_schedule_from_step_zero():
@@ -278,20 +259,19 @@ def test_rescaling_brings_kernels_to_he_scale_and_keeps_the_function(gating):
 
 @pytest.mark.backends
 @pytest.mark.parametrize("fresh", [False, True])
-def test_growth_rescales_kernels_and_resets_the_optimizer_when_told(fresh):
-    # Saturation at the last epoch: a growth with no training after it.
-    growth = keras_gnap.GrowthCallback(
-        patience=1,
-        growth_until=None,
-        restart_schedule=True,
-        rescale_weights=fresh,
-        reset_optimizer=fresh,
-    )
+def test_growth_rescales_kernels_and_resets_the_optimizer(fresh):
+    # Saturation at epoch 2 of 4, training stopped right after the growth.
+    # A schedule of 4 steps is over by then (4 steps taken): it cannot
+    # start again, so the state is carried over and nothing rescaled.
+    growth = keras_gnap.GrowthCallback(patience=1)
     model, _ = _fit_with_growths(
         growth,
-        [1.0, 1.0],
-        schedule=keras.optimizers.schedules.CosineDecay(0.01, 8),
+        [1.0, 1.0, 1.0, 1.0],
+        schedule=keras.optimizers.schedules.CosineDecay(
+            0.01, 8 if fresh else 4
+        ),
         kernel_scale=4.0,
+        stop_after=2,
     )
     event = growth.growth_events[0]
     assert event["epoch"] == 2 and event["reset_optimizer"] is fresh
@@ -317,31 +297,3 @@ def test_growth_rescales_kernels_and_resets_the_optimizer_when_told(fresh):
         assert int(model.optimizer.iterations.numpy()) == 4
         assert any(slot.any() for slot in slots)
         assert event["rescaled_weights"] == {}
-
-
-@pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        ({"rescale_weights": "yes"}, "Received: rescale_weights='yes'"),
-        ({"reset_optimizer": 1}, "Received: reset_optimizer=1"),
-        (
-            {"rescale_weights": True, "restart_schedule": True},
-            "rescale_weights=True, reset_optimizer=False",
-        ),
-        (
-            {"reset_optimizer": True},
-            "reset_optimizer=True, restart_schedule=False",
-        ),
-        (
-            {
-                "reset_optimizer": True,
-                "restart_schedule": True,
-                "warm_second_moment": True,
-            },
-            "reset_optimizer=True, warm_second_moment=True",
-        ),
-    ],
-)
-def test_rescale_and_reset_arguments_are_checked(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        keras_gnap.GrowthCallback(**kwargs)

@@ -1,6 +1,8 @@
 """`python -m keras_gnap train`, on small generated IDX data."""
 
+import argparse
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -9,6 +11,7 @@ from data_helpers import digit_arrays
 from data_helpers import write_idx_dir
 
 import keras_gnap
+from keras_gnap import training
 from keras_gnap.cli import train_command
 from keras_gnap.cli.main import main
 
@@ -22,15 +25,12 @@ def idx_dir(tmp_path):
     )
 
 
-def test_train_writes_model_and_history(idx_dir, tmp_path, capsys, monkeypatch):
-    growth_arguments = {}
-
-    def growth_callback(**kwargs):
-        growth_arguments.update(kwargs)
-        return keras_gnap.GrowthCallback(**kwargs)
-
-    monkeypatch.setattr(train_command, "GrowthCallback", growth_callback)
-    output = tmp_path / "run"
+def test_train_writes_model_history_and_a_summary(
+    idx_dir, tmp_path, capsys, monkeypatch
+):
+    # A short output path, as a user types it: the summary fits 80 columns.
+    monkeypatch.chdir(tmp_path)
+    output = Path("run")
     code = main(
         [
             "train",
@@ -42,22 +42,6 @@ def test_train_writes_model_and_history(idx_dir, tmp_path, capsys, monkeypatch):
             "64",
             "--validation-size",
             "100",
-            "--patience",
-            "0",
-            "--growth-until",
-            "0.5",
-            "--freeze-gates-at",
-            "0.5",
-            "--new-units",
-            "zero",
-            "--split-noise",
-            "0.25",
-            "--reopen-pruned",
-            "--reopen-until",
-            "0.25",
-            "--restart-schedule",
-            "--rescale-weights",
-            "--reset-optimizer",
             "--output",
             str(output),
             "--verbose",
@@ -66,47 +50,77 @@ def test_train_writes_model_and_history(idx_dir, tmp_path, capsys, monkeypatch):
     )
     assert code == 0
     record = json.loads((output / "history.json").read_text())
-    results = record["results"]
-    assert results["epochs"] == 2
-    assert 0 <= results["validation_accuracy"] <= 1
-    assert 0 <= results["test_accuracy"] <= 1
-    assert record["arguments"]["growth_until"] == 0.5
-    assert record["arguments"]["new_units"] == "zero"
-    assert growth_arguments["new_units"] == "zero"
-    assert growth_arguments["split_noise"] == 0.25
-    assert growth_arguments["reopen_pruned"] is True
-    assert growth_arguments["reopen_until"] == 0.25
-    assert growth_arguments["restart_schedule"] is True
-    assert growth_arguments["warm_second_moment"] is False
-    assert growth_arguments["rescale_weights"] is True
-    assert growth_arguments["reset_optimizer"] is True
-    # growth_until=0.5 of 2 epochs: no growth after the first epoch (the
-    # rule itself is tested in test_growth_callback.py).
-    assert all(event["epoch"] <= 1 for event in record["growth_events"])
-    # --freeze-gates-at 0.5 of 2 epochs: the second epoch fine-tunes.
-    assert record["gates_frozen_at_epoch"] == 2
+    assert record["epochs"] == 2
+    assert 0 <= record["validation_accuracy"] <= 1
+    assert 0 <= record["test_accuracy"] <= 1
+    # What the rules chose for one-channel images, with the overrides.
+    settings = record["settings"]
+    assert settings["preset"] == "mnist"
+    assert (settings["epochs"], settings["batch_size"]) == (2, 64)
+    assert settings["augmentation"]["flip"] is False
+    assert settings["augmentation"]["rotation"] > 0
     model = keras.saving.load_model(output / "model.keras")
-    assert results["dense_params"] == keras_gnap.reports.dense_params(model)
+    assert record["dense_params"] == keras_gnap.reports.dense_params(model)
+    assert record["effective_params"] == keras_gnap.count_params(model)
     assert len(record["history"]["effective_params"]) == 2
     printed = capsys.readouterr().out
-    assert "Validation accuracy:" in printed
-    assert "Test accuracy:" in printed
-    assert f"Effective parameters: {results['effective_params']:,}" in printed
+    summary = printed[printed.index("GNAP run finished") :]
+    for words in (
+        "Validation accuracy",
+        "Test accuracy",
+        f"Effective params     {record['effective_params']:,}",
+        f"Widest dense params  {record['widest_dense_params']:,}",
+        "Growths",
+        str(output / "model.keras"),
+        str(output / "history.json"),
+        "python -m keras_gnap export",
+    ):
+        assert words in summary, words
+    assert all(len(line) <= 80 for line in summary.splitlines())
     images = np.zeros((2, 28, 28, 1), "float32")
     assert model.predict(images, verbose=0).shape == (2, 10)
+
+
+def test_train_has_few_options_and_no_growth_knobs():
+    parser = train_command.add_parser(
+        argparse.ArgumentParser().add_subparsers()
+    )
+    options = [
+        action.option_strings[0]
+        for action in parser._actions
+        if action.option_strings and action.dest != "help"
+    ]
+    assert len(options) <= 12, options
+    for knob in ("--patience", "--growth-factor", "--learning-rate"):
+        assert knob not in options
+
+
+def test_final_summary_names_why_a_run_never_grew():
+    record = {
+        "validation_accuracy": 0.5,
+        "test_accuracy": None,
+        "effective_params": 1234,
+        "widest_dense_params": 6834,
+        "growth_events": [],
+        "stopped_growing": {"epoch": 3, "reason": "past 75% of the 4 epochs"},
+        "epochs": 4,
+        "train_seconds": 90.0,
+    }
+    text = train_command.final_summary(record, Path("runs") / "mnist")
+    assert "Growths              none (past 75% of the 4 epochs)" in text
+    assert "Test accuracy" not in text
+    assert all(len(line) <= 80 for line in text.splitlines())
 
 
 @pytest.mark.parametrize(
     "option,value",
     [
-        ("--growth-until", "1.5"),
-        ("--growth-until", "0"),
-        ("--freeze-gates-at", "1"),
-        ("--freeze-gates-at", "0"),
         ("--epochs", "0"),
-        ("--patience", "-1"),
-        ("--split-noise", "-0.5"),
-        ("--split-noise", "nan"),
+        ("--batch-size", "-1"),
+        ("--sparsity", "-0.5"),
+        ("--sparsity", "nan"),
+        ("--limit", "0"),
+        ("--validation-size", "-1"),
     ],
 )
 def test_train_rejects_bad_options(option, value, idx_dir, capsys):
@@ -118,47 +132,19 @@ def test_train_rejects_bad_options(option, value, idx_dir, capsys):
     assert f"Received: {value!r}" in error
 
 
-class _Captured(Exception):
-    pass
-
-
-def test_train_passes_warm_second_moment_but_not_with_a_fresh_optimizer(
-    idx_dir, tmp_path, capsys, monkeypatch
-):
-    growth_arguments = {}
-
-    def growth_callback(**kwargs):
-        growth_arguments.update(kwargs)
-        raise _Captured  # No need to train.
-
-    arguments = ["train", "--dataset", str(idx_dir), "--restart-schedule"]
-    arguments += ["--output", str(tmp_path / "run"), "--warm-second-moment"]
-    with monkeypatch.context() as patch:
-        patch.setattr(train_command, "GrowthCallback", growth_callback)
-        with pytest.raises(_Captured):
-            main(arguments)
-    assert growth_arguments["warm_second_moment"] is True
-    assert growth_arguments["reset_optimizer"] is False
+def test_train_rejects_an_unknown_preset(idx_dir, capsys):
     with pytest.raises(SystemExit) as raised:
-        main(arguments + ["--reset-optimizer"])
+        main(["train", "--dataset", str(idx_dir), "--preset", "imagenet"])
     assert raised.value.code == 2
     error = capsys.readouterr().err
-    assert "reset_optimizer=True, warm_second_moment=True" in error
-
-
-def test_train_rejects_unknown_new_units(idx_dir, capsys):
-    with pytest.raises(SystemExit) as raised:
-        main(["train", "--dataset", str(idx_dir), "--new-units", "random"])
-    assert raised.value.code == 2
-    error = capsys.readouterr().err
-    assert "--new-units" in error and "'random'" in error
+    assert "--preset" in error and "'imagenet'" in error
 
 
 def test_train_reports_a_failed_download_without_traceback(monkeypatch, capsys):
     def offline_load(source, *args, **kwargs):
         raise ConnectionError(f"could not download {source!r}")
 
-    monkeypatch.setattr(train_command, "load", offline_load)
+    monkeypatch.setattr(training, "load", offline_load)
     with pytest.raises(SystemExit) as raised:
         main(["train", "--dataset", "fashion_mnist", "--epochs", "1"])
     assert raised.value.code == 2

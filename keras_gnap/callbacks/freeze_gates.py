@@ -20,11 +20,11 @@ class FreezeGates(keras.callbacks.Callback):
     without giving it a schedule: which weights survive is still decided
     by gradient descent, only the moment the decision ends is set.
 
-    A growth after the freeze (when `GrowthCallback(growth_until=...)` is
-    later than `at`) brings new, trainable gates; they are frozen at the
-    start of the next epoch. The sparsity term of the frozen layers is
-    then a constant: it still shows in the training `loss`, and no longer
-    moves anything. When `fit` ends the gates are trainable again (the
+    A growth after the freeze (when `at` is before 0.75, the last
+    fraction of the epochs `GrowthCallback` grows at) brings new,
+    trainable gates; they are frozen at the start of the next epoch. The
+    sparsity term of the frozen layers is then a constant: it still shows
+    in the training `loss`, and no longer moves anything. When `fit` ends the gates are trainable again (the
     masks stay as they are), so a later `fit` prunes again. Works on every
     Keras backend, as `GrowthCallback` does.
 

@@ -9,7 +9,6 @@ def rebuild_optimizer(
     optimizer,
     variables,
     learning_rate=None,
-    warm_second_moment=False,
     reset_state=False,
 ):
     """Returns a copy of `optimizer` built for `variables`, state carried.
@@ -19,17 +18,9 @@ def rebuild_optimizer(
     rate, moments) is copied from the old one by variable name, which
     Keras derives from the model variable's path; growth keeps layer names,
     so each slot finds its old value. Grown slots keep the old values in
-    their leading corner and zeros for the new entries, unless
-    `warm_second_moment` is set. Learning-rate schedules continue from the
-    same iteration, unless `learning_rate` replaces the schedule.
-
-    Adam's bias correction follows the global iteration count, long past
-    its warm-up when a network grows, so a new weight whose second moment
-    starts at zero takes steps of about 3.2 times the learning rate for
-    its first hundred steps. `warm_second_moment` starts the new entries
-    of each second-moment slot (`velocity`, as Adam, AdamW, Nadam and
-    RMSprop name it) at the mean of the variable's old entries instead,
-    so new weights start with steps the size of the old weights'.
+    their leading corner and zeros for the new entries. Learning-rate
+    schedules continue from the same iteration, unless `learning_rate`
+    replaces the schedule.
 
     `reset_state` carries nothing over instead: every moment starts at
     zero and the step count at 0, so bias correction warms up again as at
@@ -41,9 +32,6 @@ def rebuild_optimizer(
         variables: list of the grown network's trainable variables.
         learning_rate: float or `LearningRateSchedule` for the new
             optimizer. Defaults to `None`, which keeps `optimizer`'s.
-        warm_second_moment: bool. Whether new entries of second-moment
-            slots start at the mean of the old entries rather than zero.
-            Defaults to `False`.
         reset_state: bool. Whether to start from a fresh state instead of
             carrying the old one over. Defaults to `False`.
 
@@ -67,21 +55,11 @@ def rebuild_optimizer(
         if old_value.shape == new_value.shape:
             variable.assign(old_value)
             continue
-        fill = 0
-        if warm_second_moment and _is_second_moment(variable):
-            fill = old_value.mean()
-        variable.assign(embed(old_value, np.full_like(new_value, fill)))
+        variable.assign(embed(old_value, np.zeros_like(new_value)))
     return new_optimizer
 
 
-def _is_second_moment(slot):
-    # Keras names a slot "<variable path>_<slot name>".
-    return slot.name.endswith("_velocity")
-
-
-def retrace_training(
-    model, learning_rate=None, warm_second_moment=False, reset_state=False
-):
+def retrace_training(model, learning_rate=None, reset_state=False):
     """Rebuilds a compiled model's optimizer and step functions in place.
 
     Needed inside `fit` whenever the model's trainable variables change
@@ -100,8 +78,6 @@ def retrace_training(
         model: a compiled Keras model.
         learning_rate: float or `LearningRateSchedule` for the rebuilt
             optimizer. Defaults to `None`, which keeps the current one.
-        warm_second_moment: bool. See `rebuild_optimizer`. Defaults to
-            `False`.
         reset_state: bool. See `rebuild_optimizer`. Defaults to `False`.
     """
     optimizer = getattr(model, "optimizer", None)
@@ -110,7 +86,6 @@ def retrace_training(
             optimizer,
             model.trainable_variables,
             learning_rate=learning_rate,
-            warm_second_moment=warm_second_moment,
             reset_state=reset_state,
         )
     model.make_train_function(force=True)

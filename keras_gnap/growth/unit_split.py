@@ -33,7 +33,7 @@ SHARE_RANGE = (0.25, 0.75)
 
 # Default spread of the Gaussian noise added to a copy's incoming weights,
 # relative to the spread of its source's kept incoming weights: none, so
-# growth keeps the function exactly (`benchmarks/recipes.py` records what
+# growth keeps the function exactly (`docs/experiments.md` records what
 # noise did on Fashion-MNIST).
 SPLIT_NOISE = 0.0
 

@@ -31,7 +31,7 @@ class GatedConv2D(GatedLayer):
         gating: str. `"weight"` (one gate per kernel entry) or `"channel"`
             (one gate per filter). Defaults to `"weight"`.
         sparsity: float. Pruning pressure, as loss per 10,000 kept
-            parameters. Defaults to 0.1.
+            parameters. Defaults to 0.05.
         temperature: float. Temperature of the gates' sigmoid. Defaults to 1.
         gate_initializer: initializer for the gate scores. Defaults to
             `Constant(1.0)` (all gates open).

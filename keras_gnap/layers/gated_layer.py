@@ -8,7 +8,7 @@ from keras import ops
 # costs `sparsity / 1e4` times the number of kernel weights it controls. The
 # pressure on one weight is therefore the same whatever the network's size.
 PARAMS_PER_UNIT_OF_SPARSITY = 1e4
-DEFAULT_SPARSITY = 0.1
+DEFAULT_SPARSITY = 0.05
 GATINGS = ("weight", "channel")
 
 
@@ -43,7 +43,7 @@ class GatedLayer(keras.layers.Layer):
             pruning, which removes whole units). Defaults to `"weight"`.
         sparsity: float. Strength of the pressure towards closed gates, as
             loss per 10,000 kept parameters. 0 disables pruning pressure.
-            Defaults to 0.1.
+            Defaults to 0.05.
         temperature: float. Temperature of the sigmoid used for the gates'
             gradient and for the sparsity measure. Defaults to 1.0.
         gate_initializer: initializer for the gate scores. Positive values

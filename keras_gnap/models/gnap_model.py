@@ -164,6 +164,18 @@ class GNAPModel(keras.Model):
         """Prints `keras.Model.summary`, showing the network's layers."""
         return super().summary(*args, expand_nested=expand_nested, **kwargs)
 
+    def get_compile_config(self):
+        """Returns the compile config, with the optimizer now in use.
+
+        Growth rebuilds the optimizer (for the new variables, often with a
+        restarted learning-rate schedule), so the one `compile` was given
+        would load with the wrong schedule for the saved step count.
+        """
+        config = super().get_compile_config()
+        if config and getattr(self, "optimizer", None) is not None:
+            config["optimizer"] = keras.optimizers.serialize(self.optimizer)
+        return config
+
     def get_config(self):
         config = {
             "network": keras.saving.serialize_keras_object(self.network),

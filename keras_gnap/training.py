@@ -1,0 +1,294 @@
+"""One GNAP training run with the default policy: what the main command and
+the benchmarks both call.
+
+`train` loads the data, chooses what the rules of `keras_gnap.recipes`
+choose from it, builds the network, fits it with `GrowthCallback()` and
+returns the model with a record of the run. Nothing in it is specific to
+a dataset.
+"""
+
+import math
+import time
+
+import keras
+import numpy as np
+
+from keras_gnap import recipes
+from keras_gnap.callbacks.growth_callback import GrowthCallback
+from keras_gnap.datasets import load
+from keras_gnap.layers.gated_layer import DEFAULT_SPARSITY
+from keras_gnap.layers.gated_layer import GatedLayer
+from keras_gnap.layers.random_augmentation import RandomAugmentation
+from keras_gnap.models.build_gnap import build_gnap
+from keras_gnap.reports.parameter_count import count_params
+from keras_gnap.reports.parameter_count import dense_params
+
+
+def resolve_settings(input_shape, epochs=None, batch_size=None, preset=None):
+    """Returns the run's settings: the rules' choices, then the overrides.
+
+    Args:
+        input_shape: tuple of 3 ints. Shape of one image.
+        epochs: int or None. Overrides the rule's epochs.
+        batch_size: int or None. Overrides the rule's batch size.
+        preset: str or None. Overrides the rule's starting preset.
+
+    Returns:
+        A dict as `keras_gnap.recipes.settings_for` returns.
+    """
+    settings = recipes.settings_for(tuple(input_shape))
+    for key, value in (
+        ("epochs", epochs),
+        ("batch_size", batch_size),
+        ("preset", preset),
+    ):
+        if value is not None:
+            settings[key] = value
+    return settings
+
+
+def load_data(
+    source, batch_size, seed=0, validation_size=None, limit=None, data_dir=None
+):
+    """Loads the training and validation splits of `source`.
+
+    Args:
+        source: what `keras_gnap.datasets.load` reads: a TFDS name, a
+            folder of IDX files, an image folder or a `.tar.gz` of one.
+        batch_size: int. Examples per batch.
+        seed: int. Seed of the split and of the shuffling.
+        validation_size: int, float or None. See `load`.
+        limit: int or None. Use only the first `limit` training and
+            validation images (quick checks).
+        data_dir: str or None. TFDS data directory.
+
+    Returns:
+        `(train, validation, info)`: the two datasets, and a dict with
+        `input_shape`, `classes`, `train_examples` and
+        `validation_examples`.
+
+    Raises:
+        ValueError: if `source` cannot be read (see `load`).
+    """
+    common = {
+        "validation_size": validation_size,
+        "seed": seed,
+        "data_dir": data_dir,
+    }
+    train, train_info = load(
+        source,
+        split="train",
+        batch_size=batch_size,
+        augment=False,
+        with_info=True,
+        **common,
+    )
+    validation, val_info = load(
+        source,
+        split="validation",
+        batch_size=batch_size,
+        with_info=True,
+        **common,
+    )
+    num_train, num_val = train_info.num_examples, val_info.num_examples
+    if limit is not None and limit < num_train:
+        train = _head(source, "train", limit, batch_size, common)
+        num_train = limit
+    if limit is not None and limit < num_val:
+        validation = _head(source, "validation", limit, batch_size, common)
+        num_val = limit
+    info = {
+        "input_shape": list(train_info.input_shape),
+        "classes": train_info.classes,
+        "train_examples": num_train,
+        "validation_examples": num_val,
+    }
+    return train, validation, info
+
+
+def _head(source, split, limit, batch_size, common):
+    """The first `limit` examples of a split, shuffled for training."""
+    head = load(
+        source,
+        split=split,
+        batch_size=limit,
+        shuffle=False,
+        augment=False,
+        **common,
+    )
+    # A PyDataset (without TensorFlow) is indexed; a tf.data one iterated.
+    if isinstance(head, keras.utils.PyDataset):
+        images, labels = head[0]
+    else:
+        images, labels = next(iter(head))
+    return load(
+        (np.asarray(images), np.asarray(labels)),
+        split="train",
+        batch_size=batch_size,
+        validation_size=0,
+        shuffle=split == "train",
+        augment=False,
+        seed=common["seed"],
+    )
+
+
+def build_and_compile(
+    info, settings, sparsity=DEFAULT_SPARSITY, stages=None, total_steps=None
+):
+    """Builds the GNAP network of a run and compiles it.
+
+    Args:
+        info: dict from `load_data`.
+        settings: dict from `resolve_settings`.
+        sparsity: float. Pruning pressure of every gated layer.
+        stages: tuple of tuples of ints, or None for the settings' preset.
+        total_steps: int. Steps of the whole run, over which the learning
+            rate decays; None computes them from `info` and `settings`.
+
+    Returns:
+        A compiled `GNAPModel`.
+    """
+    if total_steps is None:
+        total_steps = settings["epochs"] * math.ceil(
+            info["train_examples"] / settings["batch_size"]
+        )
+    model = build_gnap(
+        tuple(info["input_shape"]),
+        info["classes"],
+        preset=settings["preset"],
+        stages=stages,
+        sparsity=sparsity,
+        augmentation=RandomAugmentation(**settings["augmentation"]),
+    )
+    schedule = keras.optimizers.schedules.CosineDecay(
+        settings["learning_rate"], decay_steps=total_steps
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Records the wall time of every epoch, validation included."""
+
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._started)
+
+
+def train(
+    source,
+    epochs=None,
+    batch_size=None,
+    preset=None,
+    sparsity=DEFAULT_SPARSITY,
+    seed=0,
+    validation_size=None,
+    limit=None,
+    callbacks=None,
+    verbose=1,
+    data_dir=None,
+):
+    """Trains a GNAP classifier on `source` with the default policy.
+
+    Args:
+        source: what `keras_gnap.datasets.load` reads.
+        epochs: int or None. None: the rule's (40 one-channel, 200 colour).
+        batch_size: int or None. None: the rule's (128).
+        preset: str or None. None: the rule's starting preset.
+        sparsity: float. Pruning pressure. Defaults to `build_gnap`'s.
+        seed: int. Seeds the split, the shuffling and the weights.
+        validation_size: int, float or None. See `load`.
+        limit: int or None. Use only the first `limit` training and
+            validation images.
+        callbacks: list of more Keras callbacks, or None.
+        verbose: int. Keras verbosity of `fit`.
+        data_dir: str or None. TFDS data directory.
+
+    Returns:
+        `(model, record)`: the trained `GNAPModel` and a dict with
+        `settings`, `data` (from `load_data`), `validation_accuracy`,
+        `effective_params`, `dense_params`, `widest_dense_params`,
+        `widths`, `growth_events`, `stopped_growing`, `history`, `epochs`,
+        `train_seconds` and `epoch_seconds`.
+
+    Raises:
+        ValueError: if `source` cannot be read or an argument is out of
+            range.
+    """
+    keras.utils.set_random_seed(seed)
+    train_data, validation, info = load_data(
+        source,
+        batch_size or recipes.BATCH_SIZE,
+        seed=seed,
+        validation_size=validation_size,
+        limit=limit,
+        data_dir=data_dir,
+    )
+    settings = resolve_settings(info["input_shape"], epochs, batch_size, preset)
+    keras.utils.set_random_seed(seed)
+    model = build_and_compile(info, settings, sparsity=sparsity)
+    dense_start = dense_params(model)
+    growth = GrowthCallback(verbose=1 if verbose else 0)
+    timer = EpochTimer()
+    started = time.time()
+    history = model.fit(
+        train_data,
+        validation_data=validation,
+        epochs=settings["epochs"],
+        callbacks=[growth, timer, *(callbacks or [])],
+        verbose=verbose,
+        shuffle=False,  # the pipeline shuffles
+    )
+    seconds = time.time() - started
+    metrics = model.evaluate(validation, verbose=0, return_dict=True)
+    widths = dict(
+        growth.growth_events[-1]["widths_after"]
+        if growth.growth_events
+        else _widths(model)
+    )
+    record = {
+        "settings": settings,
+        "sparsity": sparsity,
+        "seed": seed,
+        "limit": limit,
+        "data": info,
+        "validation_accuracy": float(metrics["accuracy"]),
+        "effective_params": int(count_params(model)),
+        "dense_params": int(dense_params(model)),
+        # Growth only widens, so the final widths are the widest.
+        "widest_dense_params": int(
+            max(
+                [dense_start, dense_params(model)]
+                + [e["dense_params_after"] for e in growth.growth_events]
+            )
+        ),
+        "widths": widths,
+        "growth_events": growth.growth_events,
+        "stopped_growing": growth.stopped_growing,
+        "history": {
+            key: [float(v) for v in values]
+            for key, values in history.history.items()
+        },
+        "epochs": len(history.history.get("loss", [])),
+        "train_seconds": round(seconds, 1),
+        # The first epoch and those after a growth include compiling.
+        "epoch_seconds": [round(t, 3) for t in timer.seconds],
+    }
+    return model, record
+
+
+def _widths(model):
+    return {
+        layer.name: layer.width
+        for layer in model.network.layers
+        if isinstance(layer, GatedLayer)
+    }
