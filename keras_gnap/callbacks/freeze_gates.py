@@ -24,9 +24,10 @@ class FreezeGates(keras.callbacks.Callback):
     fraction of the epochs `GrowthCallback` grows at) brings new,
     trainable gates; they are frozen at the start of the next epoch. The
     sparsity term of the frozen layers is then a constant: it still shows
-    in the training `loss`, and no longer moves anything. When `fit` ends the gates are trainable again (the
-    masks stay as they are), so a later `fit` prunes again. Works on every
-    Keras backend, as `GrowthCallback` does.
+    in the training `loss`, and no longer moves anything. When `fit` ends
+    the gates are trainable again (the masks stay as they are), so a later
+    `fit` prunes again. Works on every Keras backend, as `GrowthCallback`
+    does.
 
     Args:
         at: float in (0, 1). Fraction of the `epochs` of `fit` after which
