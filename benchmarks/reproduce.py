@@ -394,14 +394,7 @@ def build_variant(variant, recipe, info, reference, total_steps):
             f"Received: variant={variant!r}"
         )
     if variant in ("dense", "gmp"):
-        lr = keras.optimizers.schedules.CosineDecay(
-            settings["learning_rate"], decay_steps=total_steps
-        )
-        model.compile(
-            optimizer=keras.optimizers.Adam(lr),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
+        training.compile_for(model, settings, total_steps)
     if growth is None:
         callbacks.append(EffectiveParamsLogger())
     return model, callbacks, growth, details

@@ -160,6 +160,20 @@ def build_and_compile(
         sparsity=sparsity,
         augmentation=RandomAugmentation(**settings["augmentation"]),
     )
+    return compile_for(model, settings, total_steps)
+
+
+def compile_for(model, settings, total_steps):
+    """Compiles `model` as every run trains: Adam with cosine decay to 0.
+
+    Args:
+        model: a Keras model.
+        settings: dict from `resolve_settings` (its `learning_rate`).
+        total_steps: int. Steps of the whole run.
+
+    Returns:
+        `model`, compiled.
+    """
     schedule = keras.optimizers.schedules.CosineDecay(
         settings["learning_rate"], decay_steps=total_steps
     )
