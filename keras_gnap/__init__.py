@@ -17,6 +17,8 @@ from keras_gnap.layers.gated_dense import GatedDense
 from keras_gnap.models.build_gnap import build_gnap
 from keras_gnap.models.gnap_model import GNAPModel
 from keras_gnap.reports.parameter_count import count_params
+from keras_gnap.reports.plots import plot_history
+from keras_gnap.reports.plots import plot_sparsity
 from keras_gnap.reports.summary import summary
 
 __version__ = "0.1.0"
@@ -35,6 +37,8 @@ __all__ = [
     "grow",
     "layers",
     "plan_growth",
+    "plot_history",
+    "plot_sparsity",
     "recipes",
     "reports",
     "strip",

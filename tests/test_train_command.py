@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import keras
@@ -44,6 +45,8 @@ def test_train_writes_model_history_and_a_summary(
             "100",
             "--output",
             str(output),
+            "--tensorboard",
+            "logs",
             "--verbose",
             "0",
         ]
@@ -74,9 +77,14 @@ def test_train_writes_model_history_and_a_summary(
         str(output / "model.keras"),
         str(output / "history.json"),
         "python -m keras_gnap export",
+        f"Plots                {output / 'history.png'}, sparsity.png",
     ):
         assert words in summary, words
-    assert all(len(line) <= 80 for line in summary.splitlines())
+    assert all(len(line) <= 80 for line in printed.splitlines())
+    # The two plots beside the model, and GNAP's TensorBoard run.
+    for name in ("history.png", "sparsity.png"):
+        assert (output / name).read_bytes()[:4] == b"\x89PNG"
+    assert list((tmp_path / "logs" / "gnap").glob("events.out.tfevents.*"))
     images = np.zeros((2, 28, 28, 1), "float32")
     assert model.predict(images, verbose=0).shape == (2, 10)
 
@@ -157,3 +165,26 @@ def test_train_names_a_missing_dataset(tmp_path, capsys):
         main(["train", "--dataset", str(missing), "--epochs", "1"])
     assert raised.value.code == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_tensorboard_without_tensorboard_installed_is_one_clear_line(
+    idx_dir, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # not installed
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "train",
+                "--dataset",
+                str(idx_dir),
+                "--output",
+                str(tmp_path / "run"),
+                "--tensorboard",
+                str(tmp_path / "logs"),
+            ]
+        )
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "--tensorboard needs TensorFlow and TensorBoard" in error
+    assert "Traceback" not in error
+    assert not (tmp_path / "run").exists()

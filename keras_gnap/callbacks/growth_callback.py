@@ -173,6 +173,10 @@ class GrowthCallback(keras.callbacks.Callback):
         self.best_before_growth = None
         self.growth_events = []
         self.stopped_growing = None
+        self._notices = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._print_notices()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
@@ -199,10 +203,16 @@ class GrowthCallback(keras.callbacks.Callback):
             reason = self._grow(epoch, current, logs[EFFECTIVE_PARAMS_LOG])
         if reason is not None:
             self.stopped_growing = {"epoch": epoch + 1, "reason": reason}
-            if self.verbose:
-                print(f"\nEpoch {epoch + 1}: GNAP stops growing: {reason}.")
+            self._notices.append(
+                f"Epoch {epoch + 1}: GNAP stops growing: {reason}."
+            )
 
     def on_train_end(self, logs=None):
+        history = getattr(self.model, "history", None)
+        if isinstance(history, keras.callbacks.History):
+            # So that `fit`'s History tells the whole story of the run.
+            history.growth_events = list(self.growth_events)
+        self._print_notices()
         if self.verbose and not self.growth_events:
             if self.stopped_growing is not None:
                 why = self.stopped_growing["reason"]
@@ -213,6 +223,14 @@ class GrowthCallback(keras.callbacks.Callback):
                     "without improving (patience)"
                 )
             print(f"GNAP did not grow: {why}.")
+
+    def _print_notices(self):
+        # Printed when the next epoch begins (or training ends), so that
+        # they come after the epoch's progress bar, not inside it.
+        if self.verbose:
+            for notice in self._notices:
+                print(notice)
+        self._notices = []
 
     def _is_improvement(self, current, reference):
         if self.monitor_op is np.less:
@@ -303,15 +321,28 @@ class GrowthCallback(keras.callbacks.Callback):
         self.growth_events.append(event)
         self.best_before_growth = self.best
         self.best = np.inf if self.monitor_op is np.less else -np.inf
-        if self.verbose:
-            before = "-".join(str(w) for w in widths_before.values())
-            after = "-".join(str(w) for w in event["widths_after"].values())
-            print(
-                f"\nEpoch {epoch + 1}: GNAP growth {len(self.growth_events)}: "
-                f"widths {before} -> {after}, dense params "
-                f"{dense_before:,} -> {event['dense_params_after']:,}."
-            )
+        self._notices.append(growth_notice(event, len(self.growth_events)))
         return None
+
+
+def growth_notice(event, number):
+    """The one line that tells of a growth.
+
+    Args:
+        event: dict, one of `GrowthCallback.growth_events`.
+        number: int. Which growth of the run it is, from 1.
+
+    Returns:
+        A str such as `"Epoch 7: GNAP growth 1: widths 8-16-32 ->
+        16-32-64, dense params 4,342 -> 16,010"`.
+    """
+    before = "-".join(str(w) for w in event["widths_before"].values())
+    after = "-".join(str(w) for w in event["widths_after"].values())
+    return (
+        f"Epoch {event['epoch']}: GNAP growth {number}: widths {before} -> "
+        f"{after}, dense params {event['dense_params_before']:,} -> "
+        f"{event['dense_params_after']:,}"
+    )
 
 
 def _widths(network):
@@ -327,27 +358,6 @@ def _is_accuracy(monitor):
     return any(
         key in name for key in ("acc", "auc", "precision", "recall", "f1")
     )
-
-
-def _check_fraction(name, value, or_none=False):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not 0 < value <= 1
-    ):
-        allowed = "(0, 1], or None" if or_none else "(0, 1]"
-        raise ValueError(
-            f"Argument `{name}` must be a fraction of the epochs in "
-            f"{allowed}. Received: {name}={value!r}"
-        )
-
-
-def _check_flag(name, value):
-    if not isinstance(value, bool):
-        raise ValueError(
-            f"Argument `{name}` must be True or False. "
-            f"Received: {name}={value!r}"
-        )
 
 
 def _check_count(name, value, minimum):

@@ -7,12 +7,20 @@ import os
 import tempfile
 from pathlib import Path
 
+import keras
+
 from keras_gnap import recipes
 from keras_gnap.datasets import load
 from keras_gnap.layers.gated_layer import DEFAULT_SPARSITY
 from keras_gnap.models.build_gnap import PRESETS
+from keras_gnap.reports.parameter_count import layer_counts
+from keras_gnap.reports.plots import plot_history
+from keras_gnap.reports.plots import plot_sparsity
 from keras_gnap.reports.summary import summary
 from keras_gnap.training import train
+
+# The plots written beside the model.
+PLOTS = {"history": "history.png", "sparsity": "sparsity.png"}
 
 
 def add_parser(subparsers):
@@ -24,8 +32,9 @@ def add_parser(subparsers):
             "Builds a small GNAP network for the dataset and trains it with "
             "GrowthCallback: it prunes itself while it trains and grows "
             "each time the validation loss saturates. Writes the final "
-            "model (model.keras) and the history with growth events "
-            "(history.json) into --output."
+            "model (model.keras), the history with growth events "
+            "(history.json) and two plots (history.png, sparsity.png) "
+            "into --output."
         ),
     )
     parser.add_argument(
@@ -91,6 +100,15 @@ def add_parser(subparsers):
     parser.add_argument(
         "--data-dir", default=None, help="TFDS data directory (optional)."
     )
+    parser.add_argument(
+        "--tensorboard",
+        default=None,
+        metavar="DIR",
+        help=(
+            "Also log to TensorBoard in DIR: Keras's metrics, and per-layer "
+            "sparsity, effective parameters and growth events."
+        ),
+    )
     parser.add_argument("--seed", type=int, default=0, help="Default: 0.")
     parser.add_argument(
         "--verbose",
@@ -110,6 +128,10 @@ def run(args):
         The exit code: 0 on success.
     """
     output = Path(args.output or Path("runs") / _dataset_name(args.dataset))
+    callbacks = []
+    if args.tensorboard is not None:
+        _check_tensorboard()
+        callbacks.append(keras.callbacks.TensorBoard(args.tensorboard))
     model, record = train(
         args.dataset,
         epochs=args.epochs,
@@ -119,6 +141,7 @@ def run(args):
         seed=args.seed,
         validation_size=args.validation_size,
         limit=args.limit,
+        callbacks=callbacks,
         verbose=args.verbose,
         data_dir=args.data_dir,
     )
@@ -131,6 +154,13 @@ def run(args):
     _write_atomically(
         output / "history.json",
         lambda path: Path(path).write_text(json.dumps(record, indent=2)),
+    )
+    _write_atomically(
+        output / PLOTS["history"], lambda path: plot_history(record, path)
+    )
+    _write_atomically(
+        output / PLOTS["sparsity"],
+        lambda path: plot_sparsity(model, path, layer=_widest(model)),
     )
     print()
     summary(model)
@@ -178,11 +208,31 @@ def final_summary(record, output):
         f"{record['train_seconds'] / 60:.1f} min",
         f"  Model                {output / 'model.keras'}",
         f"  History              {output / 'history.json'}",
+        f"  Plots                {output / PLOTS['history']}, "
+        f"{PLOTS['sparsity']}",
         "  Export it with",
         f"    python -m keras_gnap export {output / 'model.keras'} \\",
         f"      --format tflite --output {output / 'model.tflite'}",
     ]
     return "\n".join(lines)
+
+
+def _widest(model):
+    # The layer whose mask the sparsity plot shows: the one with most
+    # kernel weights, where pruning matters most.
+    layers = [c for c in layer_counts(model) if c.kernel_shape is not None]
+    return max(layers, key=lambda c: c.weights).name if layers else None
+
+
+def _check_tensorboard():
+    try:
+        import tensorboard  # noqa: F401
+        import tensorflow  # noqa: F401
+    except ImportError:
+        raise ValueError(
+            "--tensorboard needs TensorFlow and TensorBoard: pip install "
+            '"keras-gnap[tensorflow]"'
+        ) from None
 
 
 def _accuracy(model, dataset):

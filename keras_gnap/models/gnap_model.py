@@ -1,6 +1,10 @@
 """The model a user trains: a network that can be swapped for a wider one."""
 
+import inspect
+
 import keras
+
+_FIT_SIGNATURE = inspect.signature(keras.Model.fit)
 
 
 @keras.saving.register_keras_serializable(package="keras_gnap")
@@ -143,6 +147,31 @@ class GNAPModel(keras.Model):
                 variable.value.grad = None
             else:
                 gradient.zero_()
+
+    def fit(self, *args, **kwargs):
+        """Trains the model, as `keras.Model.fit`, with GNAP's logging.
+
+        Takes the arguments of `keras.Model.fit` and returns its `History`
+        (with `growth_events` when a `GrowthCallback` ran). Two callbacks
+        are added to those given:
+
+        - a progress bar that opens each epoch with the run's progress
+          and time left, and shows `effective_params` as an integer
+          (`keras_gnap.callbacks.ProgressLogger`), unless `verbose=0` or a
+          `keras.callbacks.ProgbarLogger` is given;
+        - for each `keras.callbacks.TensorBoard`, a logger of per-layer
+          sparsity, effective parameters and growth events into the same
+          log directory (`keras_gnap.callbacks.TensorBoardLogger`).
+        """
+        # Imported here: callbacks build on models, not the other way round.
+        from keras_gnap.callbacks.fit_callbacks import with_gnap_callbacks
+
+        arguments = _FIT_SIGNATURE.bind(self, *args, **kwargs).arguments
+        del arguments["self"]
+        arguments["callbacks"] = with_gnap_callbacks(
+            arguments.get("callbacks"), arguments.get("verbose", "auto")
+        )
+        return super().fit(**arguments)
 
     def call(self, inputs, training=None):
         if training and self.augmentation is not None:

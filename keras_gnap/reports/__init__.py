@@ -1,9 +1,12 @@
-"""Counting effective parameters and reporting what pruning left."""
+"""Counting effective parameters, and reporting and plotting what pruning
+left."""
 
 from keras_gnap.reports.parameter_count import count_params
 from keras_gnap.reports.parameter_count import dense_params
 from keras_gnap.reports.parameter_count import layer_counts
 from keras_gnap.reports.parameter_count import live_units
+from keras_gnap.reports.plots import plot_history
+from keras_gnap.reports.plots import plot_sparsity
 from keras_gnap.reports.summary import summary
 
 __all__ = [
@@ -11,5 +14,7 @@ __all__ = [
     "dense_params",
     "layer_counts",
     "live_units",
+    "plot_history",
+    "plot_sparsity",
     "summary",
 ]

@@ -2,14 +2,15 @@
 
 from keras_gnap.reports.parameter_count import layer_counts
 
+# 80 columns in all, with the spaces between them.
 COLUMNS = (
-    ("Layer (type)", 34, "<"),
-    ("Kernel", 16, ">"),
-    ("Weights", 9, ">"),
-    ("Active", 9, ">"),
-    ("Sparsity", 9, ">"),
-    ("Live units", 11, ">"),
-    ("Effective", 10, ">"),
+    ("Layer (type)", 25, "<"),
+    ("Kernel", 11, ">"),
+    ("Weights", 8, ">"),
+    ("Active", 8, ">"),
+    ("Sparse", 6, ">"),
+    ("Live", 7, ">"),
+    ("Effective", 9, ">"),
 )
 
 
@@ -19,9 +20,11 @@ def summary(model, print_fn=None):
     One row per layer with parameters: kernel shape, kernel weights,
     active (non-zero after gating) weights, sparsity (share of kernel
     weights pruned), live units out of all units, and effective parameters
-    as `keras_gnap.count_params` counts them. The totals give the dense
-    count (the network with its gates removed, as plain Keras counts it)
-    and the effective count.
+    as `keras_gnap.count_params` counts them. Batch normalisation layers
+    folded into the layer before them need no parameter and get no row.
+    The totals give the dense count (the network with its gates removed,
+    as plain Keras counts it) and the effective count. Lines are at most
+    80 characters wide; longer layer names are cut.
 
     Args:
         model: a `GNAPModel`, or a Functional or Sequential model.
@@ -39,6 +42,8 @@ def summary(model, print_fn=None):
     print_fn(header)
     print_fn(rule)
     for count in counts:
+        if count.kernel_shape is None and not count.effective_params:
+            continue  # folded batch normalisation
         if count.kernel_shape is None:
             cells = ("", "", "", "", "", count.effective_params)
         else:
@@ -69,12 +74,14 @@ def summary(model, print_fn=None):
     )
     print_fn(f" Dense params (gates removed, nothing pruned): {dense:,}")
     print_fn(
-        f" Effective params (what inference needs, batch norm folded): "
-        f"{effective:,} ({effective / max(dense, 1):.1%} of dense)"
+        f" Effective params (what inference needs): {effective:,} "
+        f"({effective / max(dense, 1):.1%} of dense)"
     )
     print_fn(rule)
 
 
 def _cell(value, width, align):
     text = f"{value:,}" if isinstance(value, int) else str(value)
+    if len(text) > width:
+        text = text[: width - 1] + "~"
     return f"{text:{align}{width}}"
