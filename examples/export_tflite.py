@@ -23,7 +23,7 @@ import keras
 import numpy as np
 
 import keras_gnap
-from keras_gnap.export.tflite_runtime import tflite_predict
+from keras_gnap.export import tflite_predict
 
 
 def parse_args():

@@ -98,7 +98,7 @@ def main():
 
     # The model you hold is the grown and pruned one.
     keras_gnap.summary(model)
-    _, accuracy = model.evaluate(val, verbose=0)
+    accuracy = model.evaluate(val, verbose=0, return_dict=True)["accuracy"]
     print(f"Validation accuracy: {accuracy:.2%}")
     print(f"Effective parameters: {keras_gnap.count_params(model):,}")
     print(f"Growths at epochs: {[e['epoch'] for e in growth.growth_events]}")

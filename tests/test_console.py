@@ -10,6 +10,7 @@ import pytest
 from data_helpers import ScriptedValLoss
 
 import keras_gnap
+from keras_gnap.callbacks.fit_callbacks import with_gnap_callbacks
 from keras_gnap.callbacks.progress_logger import format_duration
 from keras_gnap.callbacks.progress_logger import run_progress
 from keras_gnap.callbacks.tensorboard_logger import RUN_NAME
@@ -133,3 +134,50 @@ def test_tensorboard_logging_says_when_it_cannot_write(tmp_path, monkeypatch):
         logger.on_train_begin()
     logger.on_epoch_end(0, {})  # logs nothing, raises nothing
     assert not any(tmp_path.iterdir())
+
+
+def test_fit_takes_positional_arguments_and_leaves_a_callback_list(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.random((32, 16, 16, 1)).astype("float32")
+    y = rng.integers(0, 3, 32)
+    model = keras_gnap.build_gnap((16, 16, 1), 3)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    growth = keras_gnap.GrowthCallback(monitor="loss")
+    # x, y, batch_size, epochs, verbose, callbacks: as keras.Model.fit.
+    history = model.fit(x, y, 16, 2, 0, [growth])
+    assert history.epoch == [0, 1]
+    assert history.growth_events == growth.growth_events
+    # A CallbackList is the user's: nothing is added to it.
+    board = keras.callbacks.TensorBoard(tmp_path / "logs")
+    given = keras.callbacks.CallbackList([board], model=model)
+    model.fit(x, y, epochs=1, verbose=0, callbacks=given)
+    assert not (tmp_path / "logs" / RUN_NAME).exists()
+
+
+def test_one_gnap_logger_per_log_directory(tmp_path):
+    board = keras.callbacks.TensorBoard(tmp_path / "logs")
+    same = keras.callbacks.TensorBoard(tmp_path / "logs")
+    mine = TensorBoardLogger(tmp_path / "other")
+    other = keras.callbacks.TensorBoard(tmp_path / "other")
+    added = with_gnap_callbacks([board, same, mine, other], verbose=0)
+    loggers = [c for c in added if isinstance(c, TensorBoardLogger)]
+    assert [c.log_dir for c in loggers] == [
+        str(tmp_path / "other"),
+        str(tmp_path / "logs"),
+    ]
+
+
+def test_says_when_the_monitor_was_never_logged(capsys):
+    rng = np.random.default_rng(0)
+    x = rng.random((32, 16, 16, 1)).astype("float32")
+    y = rng.integers(0, 3, 32)
+    model = keras_gnap.build_gnap((16, 16, 1), 3)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    with pytest.warns(UserWarning, match="val_loss"):
+        model.fit(
+            x, y, epochs=1, verbose=0, callbacks=[keras_gnap.GrowthCallback()]
+        )
+    assert (
+        "GNAP did not grow: val_loss was not logged (for val_loss, give fit "
+        "validation data)" in capsys.readouterr().out
+    )

@@ -184,3 +184,22 @@ def test_plot_sparsity_without_a_mask_and_its_errors(tmp_path):
     plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     with pytest.raises(ValueError, match="model"):
         keras_gnap.plot_sparsity(plain)
+
+
+def test_plot_history_follows_initial_epoch_and_metric_names():
+    class Resumed:  # what fit(initial_epoch=4, epochs=6) returns
+        epoch = [4, 5]
+        history = {"acc": [0.5, 0.6], "val_acc": [0.4, 0.5], "loss": [1, 0.9]}
+        growth_events = [dict(EVENT, epoch=5)]
+
+    figure = keras_gnap.plot_history(Resumed())
+    accuracy, _, params = figure.axes
+    x, y = accuracy.lines[0].get_data()
+    assert list(x) == [5, 6] and list(y) == [0.5, 0.6]
+    (marker,) = _growth_lines(params)
+    assert marker.get_xdata()[0] == pytest.approx(5.5)
+    assert params.get_xlim() == (4.5, 6.5)
+    assert "validation accuracy 50.00%" in figure._suptitle.get_text()
+    # A History from a fit without GrowthCallback: no growth count.
+    plain = keras_gnap.plot_history({"loss": [1.0, 0.5]})
+    assert "growth" not in plain._suptitle.get_text()

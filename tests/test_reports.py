@@ -92,3 +92,13 @@ def test_constant_unit_before_padded_conv_stays_live():
     counts = {c.name: c for c in layer_counts(model)}
     assert counts["block1_conv"].effective_params == 9 + 2
     assert counts["block2_conv"].effective_params == 54 + 3
+
+
+def test_summary_fits_80_columns_and_never_cuts_a_figure():
+    model = keras_gnap.build_gnap((32, 32, 3), 10, stages=((512, 512), (1024,)))
+    lines = []
+    keras_gnap.summary(model, print_fn=lines.append)
+    assert all(len(line) <= 80 for line in lines), lines
+    text = "\n".join(lines)
+    for figure in ("2,359,296", "4,718,592", "1024/1024", "3x3x512x1024"):
+        assert figure in text

@@ -28,14 +28,35 @@ def with_gnap_callbacks(callbacks, verbose):
     if isinstance(callbacks, keras.callbacks.CallbackList):
         return callbacks
     callbacks = list(callbacks or [])
-    growth = next((c for c in callbacks if hasattr(c, "growth_events")), None)
-    added = [
-        TensorBoardLogger(c.log_dir, growth=growth)
-        for c in callbacks
-        if isinstance(c, keras.callbacks.TensorBoard)
-    ]
+    growth = growth_recorder(callbacks)
+    # One logger per log directory, none where the user put one.
+    covered = {c.log_dir for c in callbacks if isinstance(c, TensorBoardLogger)}
+    added = []
+    for callback in callbacks:
+        if isinstance(callback, keras.callbacks.TensorBoard):
+            log_dir = str(callback.log_dir)
+            if log_dir not in covered:
+                covered.add(log_dir)
+                added.append(TensorBoardLogger(log_dir, growth=growth))
     if verbose != 0 and not any(
         isinstance(c, keras.callbacks.ProgbarLogger) for c in callbacks
     ):
         added.append(ProgressLogger())
     return callbacks + added
+
+
+def growth_recorder(callbacks):
+    """The first of `callbacks` that records growth events, or `None`.
+
+    Args:
+        callbacks: list of Keras callbacks, a `CallbackList` or `None`.
+
+    Returns:
+        A callback with a `growth_events` list (a `GrowthCallback`), or
+        `None`.
+    """
+    if isinstance(callbacks, keras.callbacks.CallbackList):
+        callbacks = callbacks.callbacks
+    return next(
+        (c for c in callbacks or [] if hasattr(c, "growth_events")), None
+    )

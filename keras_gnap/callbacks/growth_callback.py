@@ -55,7 +55,10 @@ class GrowthCallback(keras.callbacks.Callback):
 
     Every epoch's logs get `effective_params` (see
     `keras_gnap.count_params`), so it shows in the progress bar, the
-    `History` and `CSVLogger`. `growth_events` lists each growth. Growth
+    `History` and `CSVLogger`. `growth_events` lists each growth, and a
+    `GNAPModel`'s `fit` returns it too, as its `History`'s
+    `growth_events`. With `verbose`, each growth and the end of growth are
+    one line printed after the epoch's progress bar. Growth
     works inside `fit` on every Keras backend (TensorFlow, JAX, PyTorch):
     at the end of an epoch the model takes the grown network, and the
     optimizer and compiled steps are rebuilt for its variables through
@@ -146,6 +149,7 @@ class GrowthCallback(keras.callbacks.Callback):
             self.monitor_op = np.greater
         self.growth_events = []
         self.stopped_growing = None
+        self.missing_monitor = False
 
     def on_train_begin(self, logs=None):
         if not isinstance(self.model, GNAPModel):
@@ -173,6 +177,7 @@ class GrowthCallback(keras.callbacks.Callback):
         self.best_before_growth = None
         self.growth_events = []
         self.stopped_growing = None
+        self.missing_monitor = False
         self._notices = []
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -183,6 +188,7 @@ class GrowthCallback(keras.callbacks.Callback):
         logs[EFFECTIVE_PARAMS_LOG] = count_params(self.model)
         current = logs.get(self.monitor)
         if current is None:
+            self.missing_monitor = True
             warnings.warn(
                 f"GrowthCallback is conditioned on metric `{self.monitor}` "
                 "which is not available. Available metrics are: "
@@ -208,14 +214,15 @@ class GrowthCallback(keras.callbacks.Callback):
             )
 
     def on_train_end(self, logs=None):
-        history = getattr(self.model, "history", None)
-        if isinstance(history, keras.callbacks.History):
-            # So that `fit`'s History tells the whole story of the run.
-            history.growth_events = list(self.growth_events)
         self._print_notices()
         if self.verbose and not self.growth_events:
             if self.stopped_growing is not None:
                 why = self.stopped_growing["reason"]
+            elif self.missing_monitor:
+                why = (
+                    f"{self.monitor} was not logged (for val_loss, give fit "
+                    "validation data)"
+                )
             else:
                 epochs = "epoch" if self.patience_ == 1 else "epochs"
                 why = (
@@ -334,14 +341,14 @@ def growth_notice(event, number):
 
     Returns:
         A str such as `"Epoch 7: GNAP growth 1: widths 8-16-32 ->
-        16-32-64, dense params 4,342 -> 16,010"`.
+        16-32-64, dense params 4,342 -> 16,010."`.
     """
     before = "-".join(str(w) for w in event["widths_before"].values())
     after = "-".join(str(w) for w in event["widths_after"].values())
     return (
         f"Epoch {event['epoch']}: GNAP growth {number}: widths {before} -> "
         f"{after}, dense params {event['dense_params_before']:,} -> "
-        f"{event['dense_params_after']:,}"
+        f"{event['dense_params_after']:,}."
     )
 
 

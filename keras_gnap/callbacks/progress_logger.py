@@ -68,7 +68,14 @@ def run_progress(epoch, epochs, elapsed, left):
 
 
 def format_duration(seconds):
-    """`"45s"`, `"3m 10s"` or `"1h 05m"` for a number of seconds."""
+    """Writes a duration the way a person reads it.
+
+    Args:
+        seconds: float. The duration.
+
+    Returns:
+        A str such as `"45s"`, `"3m 10s"` or `"1h 05m"`.
+    """
     seconds = int(round(seconds))
     if seconds < 60:
         return f"{seconds}s"
@@ -84,12 +91,25 @@ def _is_count(value):
 class _Count(float):
     """An integer log value that Keras's `Progbar` prints as `4,706`.
 
-    `Progbar` divides every value by its count of steps and formats it
-    with `.4f`; this float keeps its integer look through both.
+    `Progbar` averages every value over steps (multiplies, adds, divides)
+    and formats the result with `.4f` or `.4e`; this float keeps its
+    integer look through all of them. Only `ProgressLogger.on_epoch_end`
+    makes one, so only the end-of-epoch figures take this look.
     """
+
+    def __mul__(self, other):
+        return _Count(float(self) * other)
+
+    __rmul__ = __mul__
+
+    def __add__(self, other):
+        return _Count(float(self) + other)
+
+    __radd__ = __add__
 
     def __truediv__(self, other):
         return _Count(float(self) / other)
 
     def __format__(self, spec):
+        # Whatever format Progbar asks for: the count, as a person reads it.
         return f"{round(self):,}"

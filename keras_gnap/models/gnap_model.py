@@ -151,27 +151,41 @@ class GNAPModel(keras.Model):
     def fit(self, *args, **kwargs):
         """Trains the model, as `keras.Model.fit`, with GNAP's logging.
 
-        Takes the arguments of `keras.Model.fit` and returns its `History`
-        (with `growth_events` when a `GrowthCallback` ran). Two callbacks
-        are added to those given:
+        Two callbacks are added to those given (not to a
+        `keras.callbacks.CallbackList`, which is used as it is):
 
         - a progress bar that opens each epoch with the run's progress
-          and time left, and shows `effective_params` as an integer
+          and the time left, and shows `effective_params` as an integer
           (`keras_gnap.callbacks.ProgressLogger`), unless `verbose=0` or a
           `keras.callbacks.ProgbarLogger` is given;
         - for each `keras.callbacks.TensorBoard`, a logger of per-layer
           sparsity, effective parameters and growth events into the same
           log directory (`keras_gnap.callbacks.TensorBoardLogger`).
+
+        Args:
+            *args: positional arguments of `keras.Model.fit`.
+            **kwargs: keyword arguments of `keras.Model.fit`.
+
+        Returns:
+            The `History` of `keras.Model.fit`. When a `GrowthCallback`
+            is among the callbacks, its `growth_events` attribute holds
+            the growths of this `fit`.
         """
         # Imported here: callbacks build on models, not the other way round.
+        from keras_gnap.callbacks.fit_callbacks import growth_recorder
         from keras_gnap.callbacks.fit_callbacks import with_gnap_callbacks
 
         arguments = _FIT_SIGNATURE.bind(self, *args, **kwargs).arguments
         del arguments["self"]
+        callbacks = arguments.get("callbacks")
         arguments["callbacks"] = with_gnap_callbacks(
-            arguments.get("callbacks"), arguments.get("verbose", "auto")
+            callbacks, arguments.get("verbose", "auto")
         )
-        return super().fit(**arguments)
+        history = super().fit(**arguments)
+        growth = growth_recorder(callbacks)
+        if growth is not None and history is not None:
+            history.growth_events = list(growth.growth_events)
+        return history
 
     def call(self, inputs, training=None):
         if training and self.augmentation is not None:

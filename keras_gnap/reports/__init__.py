@@ -1,5 +1,4 @@
-"""Counting effective parameters, and reporting and plotting what pruning
-left."""
+"""Counting effective parameters; tables and plots of what pruning left."""
 
 from keras_gnap.reports.parameter_count import count_params
 from keras_gnap.reports.parameter_count import dense_params

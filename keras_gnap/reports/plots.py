@@ -58,26 +58,22 @@ def plot_history(history, path=None):
         ValueError: if `history` holds no epoch, or `path` is not in an
             existing folder.
     """
-    logs, events = _history_and_events(history)
+    logs, events, first_epoch = _history_and_events(history)
     epochs = max(len(v) for v in logs.values())
-    x = np.arange(1, epochs + 1)
+    # Epochs counted from 1; a fit with `initial_epoch` starts later.
+    x = np.arange(first_epoch, first_epoch + epochs)
     # Dots as well as lines where there are few epochs: one epoch is a dot.
     marker = "o" if epochs <= 20 else None
     figure = PlotFigure(figsize=(8, 9), layout="constrained")
     accuracy, loss, params = figure.subplots(3, 1, sharex=True)
     for axes, name, label in (
-        (accuracy, "accuracy", "Accuracy"),
+        (accuracy, _accuracy_key(logs), "Accuracy"),
         (loss, "loss", "Loss"),
     ):
-        for key, style, title in (
-            (name, "-", "training"),
-            (f"val_{name}", "-", "validation"),
-        ):
+        for key, title in ((name, "training"), (f"val_{name}", "validation")):
             if key in logs:
                 values = logs[key]
-                axes.plot(
-                    x[: len(values)], values, style, marker=marker, label=title
-                )
+                axes.plot(x[: len(values)], values, marker=marker, label=title)
         axes.set_ylabel(label)
         axes.grid(alpha=0.3)
         if axes.lines:
@@ -96,10 +92,10 @@ def plot_history(history, path=None):
     params.set_ylabel("Effective parameters")
     params.set_xlabel("Epoch")
     params.xaxis.set_major_locator(MaxNLocator(integer=True))
-    params.set_xlim(0.5, epochs + 0.5)
+    params.set_xlim(x[0] - 0.5, x[-1] + 0.5)
     params.grid(alpha=0.3)
     params.yaxis.set_major_formatter("{x:,.0f}")
-    for number, event in enumerate(events, start=1):
+    for number, event in enumerate(events or [], start=1):
         for axes in (accuracy, loss, params):
             axes.axvline(
                 event["epoch"] + 0.5,
@@ -239,16 +235,20 @@ def plot_sparsity(model, path=None, layer=None):
 
 
 def _history_and_events(history):
-    # Returns (per-epoch logs as float lists, growth events).
+    # Returns (per-epoch logs as float lists, growth events or None when
+    # unknown, the first epoch counted from 1).
     source = history
     if isinstance(history, (str, os.PathLike)):
         history = _read_json(Path(history))
-    events = []
+    events, first_epoch = None, 1
     if hasattr(history, "history") and not isinstance(history, dict):
-        events = list(getattr(history, "growth_events", None) or [])
+        events = getattr(history, "growth_events", None)
+        epochs = getattr(history, "epoch", None)
+        if epochs:
+            first_epoch = int(epochs[0]) + 1
         history = history.history
     elif isinstance(history, dict) and isinstance(history.get("history"), dict):
-        events = list(history.get("growth_events") or [])
+        events = history.get("growth_events") or []
         history = history["history"]
     if not isinstance(history, dict):
         raise TypeError(
@@ -266,7 +266,15 @@ def _history_and_events(history):
             "Argument `history` holds no epoch to plot. Received: "
             f"history={source!r}"
         )
-    return logs, events
+    return logs, events, first_epoch
+
+
+def _accuracy_key(logs):
+    # `metrics=["accuracy"]` logs "accuracy"; other names end the same way.
+    for key in logs:
+        if not key.startswith("val_") and key.endswith(("accuracy", "acc")):
+            return key
+    return "accuracy"
 
 
 def _read_json(path):
@@ -291,18 +299,20 @@ def _widths_text(event):
 
 def _title(logs, events):
     parts = []
-    for key, name in (
-        ("val_accuracy", "validation accuracy"),
-        ("accuracy", "training accuracy"),
+    name = _accuracy_key(logs)
+    for key, what in (
+        (f"val_{name}", "validation accuracy"),
+        (name, "training accuracy"),
     ):
         if key in logs:
-            parts.append(f"{name} {logs[key][-1]:.2%}")
+            parts.append(f"{what} {logs[key][-1]:.2%}")
             break
     if "effective_params" in logs:
         parts.append(f"{logs['effective_params'][-1]:,.0f} effective params")
-    growths = len(events)
-    parts.append(f"{growths} growth" + ("" if growths == 1 else "s"))
-    return "Final: " + ", ".join(parts)
+    if events is not None:
+        growths = len(events)
+        parts.append(f"{growths} growth" + ("" if growths == 1 else "s"))
+    return "Final: " + ", ".join(parts) if parts else "Training history"
 
 
 def _gated_layers(model):
@@ -344,4 +354,4 @@ def _save(figure, path):
             "Argument `path` must be in an existing folder. Received: "
             f"path='{path}'"
         )
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, format="png", dpi=100)

@@ -2,16 +2,19 @@
 
 from keras_gnap.reports.parameter_count import layer_counts
 
-# 80 columns in all, with the spaces between them.
+# Titles and alignment. The figures' columns are as wide as their widest
+# entry; the layer names get what is left of WIDTH, and are cut to fit.
 COLUMNS = (
-    ("Layer (type)", 25, "<"),
-    ("Kernel", 11, ">"),
-    ("Weights", 8, ">"),
-    ("Active", 8, ">"),
-    ("Sparse", 6, ">"),
-    ("Live", 7, ">"),
-    ("Effective", 9, ">"),
+    ("Layer (type)", "<"),
+    ("Kernel", ">"),
+    ("Weights", ">"),
+    ("Active", ">"),
+    ("Sparse", ">"),
+    ("Live", ">"),
+    ("Effective", ">"),
 )
+WIDTH = 80
+MIN_NAME_WIDTH = 12
 
 
 def summary(model, print_fn=None):
@@ -24,7 +27,8 @@ def summary(model, print_fn=None):
     folded into the layer before them need no parameter and get no row.
     The totals give the dense count (the network with its gates removed,
     as plain Keras counts it) and the effective count. Lines are at most
-    80 characters wide; longer layer names are cut.
+    80 characters wide, longer layer names cut to fit, unless the figures
+    alone need more: figures are never cut.
 
     Args:
         model: a `GNAPModel`, or a Functional or Sequential model.
@@ -33,36 +37,33 @@ def summary(model, print_fn=None):
     """
     print_fn = print if print_fn is None else print_fn
     counts = layer_counts(model)
-    header = " ".join(
-        _cell(title, width, align) for title, width, align in COLUMNS
+    rows = [_row(count) for count in counts if _has_row(count)]
+    titles = [title for title, _ in COLUMNS]
+    widths = [
+        max(len(text) for text in column)
+        for column in zip(titles, *rows, strict=True)
+    ]
+    widths[0] = min(
+        widths[0],
+        max(MIN_NAME_WIDTH, WIDTH - sum(widths[1:]) - len(widths) + 1),
     )
+
+    def line(cells):
+        return " ".join(
+            _cell(text, width, align)
+            for text, width, (_, align) in zip(
+                cells, widths, COLUMNS, strict=True
+            )
+        )
+
+    header = line(titles)
     rule = "-" * len(header)
     print_fn(f'GNAP summary of "{model.name}"')
     print_fn(rule)
     print_fn(header)
     print_fn(rule)
-    for count in counts:
-        if count.kernel_shape is None and not count.effective_params:
-            continue  # folded batch normalisation
-        if count.kernel_shape is None:
-            cells = ("", "", "", "", "", count.effective_params)
-        else:
-            sparsity = 1 - count.active_weights / max(count.weights, 1)
-            cells = (
-                "x".join(str(d) for d in count.kernel_shape),
-                count.weights,
-                count.active_weights,
-                f"{sparsity:.1%}",
-                f"{count.live_units}/{count.units}",
-                count.effective_params,
-            )
-        row = [f"{count.name} ({count.class_name})", *cells]
-        print_fn(
-            " ".join(
-                _cell(value, width, align)
-                for value, (_, width, align) in zip(row, COLUMNS, strict=True)
-            )
-        )
+    for row in rows:
+        print_fn(line(row))
     print_fn(rule)
     weights = sum(c.weights for c in counts)
     active = sum(c.active_weights for c in counts)
@@ -80,8 +81,28 @@ def summary(model, print_fn=None):
     print_fn(rule)
 
 
-def _cell(value, width, align):
-    text = f"{value:,}" if isinstance(value, int) else str(value)
-    if len(text) > width:
+def _has_row(count):
+    # Batch normalisation folded into the layer before it has no row.
+    return count.kernel_shape is not None or count.effective_params > 0
+
+
+def _row(count):
+    name = f"{count.name} ({count.class_name})"
+    if count.kernel_shape is None:
+        return [name, "", "", "", "", "", f"{count.effective_params:,}"]
+    sparsity = 1 - count.active_weights / max(count.weights, 1)
+    return [
+        name,
+        "x".join(str(d) for d in count.kernel_shape),
+        f"{count.weights:,}",
+        f"{count.active_weights:,}",
+        f"{sparsity:.1%}",
+        f"{count.live_units}/{count.units}",
+        f"{count.effective_params:,}",
+    ]
+
+
+def _cell(text, width, align):
+    if len(text) > width:  # only names are ever cut
         text = text[: width - 1] + "~"
     return f"{text:{align}{width}}"
