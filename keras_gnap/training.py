@@ -15,6 +15,9 @@ import numpy as np
 
 from keras_gnap import recipes
 from keras_gnap.callbacks.growth_callback import GrowthCallback
+from keras_gnap.callbacks.run_checkpoint import RunCheckpoint
+from keras_gnap.callbacks.run_checkpoint import read_checkpoint
+from keras_gnap.callbacks.run_checkpoint import restore_random_state
 from keras_gnap.datasets import load
 from keras_gnap.layers.gated_layer import DEFAULT_SPARSITY
 from keras_gnap.layers.gated_layer import GatedLayer
@@ -22,6 +25,21 @@ from keras_gnap.layers.random_augmentation import RandomAugmentation
 from keras_gnap.models.build_gnap import build_gnap
 from keras_gnap.reports.parameter_count import count_params
 from keras_gnap.reports.parameter_count import dense_params
+
+
+def keras_iterators_per_epoch():
+    """Iterators Keras 3's `fit` makes of a tf.data training set per epoch.
+
+    On TensorFlow two: one at the epoch's start and one made ready at its
+    end, then dropped (`keras.src.trainers.epoch_iterator`). On JAX and
+    PyTorch one: there the iterator is a Python generator, which makes
+    its tf.data iterator only when first read. The resume test fails if
+    a Keras release changes either.
+
+    Returns:
+        int.
+    """
+    return 2 if keras.backend.backend() == "tensorflow" else 1
 
 
 def resolve_settings(input_shape, epochs=None, batch_size=None, preset=None):
@@ -186,10 +204,19 @@ def compile_for(model, settings, total_steps):
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Records the wall time of every epoch, validation included."""
+    """Records the wall time of every epoch, validation included.
+
+    Args:
+        seconds: list of the times of earlier epochs (a resumed run), or
+            `None`. Defaults to `None`.
+    """
+
+    def __init__(self, seconds=None):
+        super().__init__()
+        self.seconds = list(seconds or [])
 
     def on_train_begin(self, logs=None):
-        self.seconds = []
+        self.seconds = list(self.seconds)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.perf_counter()
@@ -210,6 +237,9 @@ def train(
     callbacks=None,
     verbose=1,
     data_dir=None,
+    checkpoint_dir=None,
+    resume=False,
+    run=None,
 ):
     """Trains a GNAP classifier on `source` with the default policy.
 
@@ -226,6 +256,16 @@ def train(
         callbacks: list of more Keras callbacks, or None.
         verbose: int. Keras verbosity of `fit`.
         data_dir: str or None. TFDS data directory.
+        checkpoint_dir: str, path or None. Where to checkpoint the run at
+            the end of every epoch (see
+            `keras_gnap.callbacks.RunCheckpoint`). Defaults to `None`: no
+            checkpoints.
+        resume: bool. Whether to go on from the checkpoint in
+            `checkpoint_dir`, with the same other arguments as the run
+            that wrote it. With a fixed seed on the same machine, the
+            resumed run ends as the run would have ended without the stop.
+            Defaults to `False`.
+        run: dict of JSON data kept in the checkpoints, or `None`.
 
     Returns:
         `(model, record)`: the trained `GNAPModel` and a dict with
@@ -235,9 +275,17 @@ def train(
         `train_seconds` and `epoch_seconds`.
 
     Raises:
-        ValueError: if `source` cannot be read or an argument is out of
-            range.
+        ValueError: if `source` cannot be read, an argument is out of
+            range, or `resume` finds no checkpoint.
     """
+    state = None
+    if resume:
+        state = read_checkpoint(checkpoint_dir) if checkpoint_dir else None
+        if state is None:
+            raise ValueError(
+                "There is no checkpoint to resume from. Received: "
+                f"checkpoint_dir={checkpoint_dir!r}"
+            )
     keras.utils.set_random_seed(seed)
     train_data, validation, info = load_data(
         source,
@@ -249,20 +297,45 @@ def train(
     )
     settings = resolve_settings(info["input_shape"], epochs, batch_size, preset)
     keras.utils.set_random_seed(seed)
-    model = build_and_compile(info, settings, sparsity=sparsity)
-    dense_start = dense_params(model)
     growth = GrowthCallback(verbose=1 if verbose else 0)
-    timer = EpochTimer()
+    if state is None:
+        model = build_and_compile(info, settings, sparsity=sparsity)
+        dense_start, initial_epoch, history_before = dense_params(model), 0, {}
+        timer = EpochTimer()
+    else:
+        model = keras.saving.load_model(state["model"])
+        restore_random_state(model, state)
+        growth.set_state(state["growth"])
+        dense_start = state["run"]["dense_start"]
+        initial_epoch, history_before = state["epoch"], state["history"]
+        timer = EpochTimer(state["epoch_seconds"])
+        # Each epoch reshuffles: start where the stopped run was.
+        _skip_epochs(train_data, initial_epoch)
+    run_callbacks = [growth, timer]
+    if checkpoint_dir is not None:
+        run_callbacks.append(
+            RunCheckpoint(
+                checkpoint_dir,
+                growth,
+                timer,
+                run={**(run or {}), "dense_start": dense_start},
+                history=history_before,
+            )
+        )
     started = time.time()
     history = model.fit(
         train_data,
         validation_data=validation,
         epochs=settings["epochs"],
-        callbacks=[growth, timer, *(callbacks or [])],
+        initial_epoch=initial_epoch,
+        callbacks=[*run_callbacks, *(callbacks or [])],
         verbose=verbose,
         shuffle=False,  # the pipeline shuffles
     )
-    seconds = time.time() - started
+    seconds = time.time() - started + sum(timer.seconds[:initial_epoch])
+    history_all = {k: list(v) for k, v in history_before.items()}
+    for key, values in history.history.items():
+        history_all.setdefault(key, []).extend(float(v) for v in values)
     metrics = model.evaluate(validation, verbose=0, return_dict=True)
     widths = dict(
         growth.growth_events[-1]["widths_after"]
@@ -288,16 +361,26 @@ def train(
         "widths": widths,
         "growth_events": growth.growth_events,
         "stopped_growing": growth.stopped_growing,
-        "history": {
-            key: [float(v) for v in values]
-            for key, values in history.history.items()
-        },
-        "epochs": len(history.history.get("loss", [])),
+        "history": history_all,
+        "epochs": len(history_all.get("loss", [])),
         "train_seconds": round(seconds, 1),
         # The first epoch and those after a growth include compiling.
         "epoch_seconds": [round(t, 3) for t in timer.seconds],
     }
     return model, record
+
+
+def _skip_epochs(dataset, epochs):
+    # A tf.data pipeline draws a new order each time an iterator is made:
+    # making and dropping as many as fit would have made moves it on to
+    # where the stopped run was. A PyDataset moves on at each
+    # `on_epoch_end`, which fit calls once per epoch.
+    if isinstance(dataset, keras.utils.PyDataset):
+        for _ in range(epochs):
+            dataset.on_epoch_end()
+        return
+    for _ in range(keras_iterators_per_epoch() * epochs):
+        iter(dataset)
 
 
 def _widths(model):

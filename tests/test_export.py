@@ -720,17 +720,67 @@ def test_cli_export_int8(trained, tmp_path, capsys):
     assert agree.mean() > 0.95
 
 
-def test_cli_reports_errors(tmp_path, capsys):
-    code = _cli(
+def _cli_error(argv, capsys):
+    """Runs the CLI, expecting one error line and exit status 2."""
+    with pytest.raises(SystemExit) as raised:
+        _cli(argv)
+    assert raised.value.code == 2
+    error = capsys.readouterr().err
+    assert "Traceback" not in error
+    (line,) = error.strip().splitlines()
+    return line
+
+
+def test_cli_reports_errors(trained, tmp_path, capsys):
+    out = os.fspath(tmp_path / "out")
+    missing = os.fspath(tmp_path / "missing.keras")
+    line = _cli_error(["export", missing, "--output", out], capsys)
+    assert "model file not found" in line and "missing.keras" in line
+    assert not (tmp_path / "out").exists()
+    # A file that is there but is not a model says so.
+    junk = tmp_path / "notes.keras"
+    junk.write_text("not a model")
+    line = _cli_error(["export", os.fspath(junk), "--output", out], capsys)
+    assert "is not a saved Keras model" in line
+    # Errors name the options, not the API's arguments.
+    model, _, _ = trained
+    saved = tmp_path / "model.keras"
+    model.save(saved)
+    line = _cli_error(
+        ["export", os.fspath(saved), "--output", out, "--latency-runs", "-1"],
+        capsys,
+    )
+    assert "--latency-runs" in line and "-1" in line
+    line = _cli_error(
         [
             "export",
-            os.fspath(tmp_path / "missing.keras"),
+            os.fspath(saved),
             "--output",
-            os.fspath(tmp_path / "out"),
-        ]
+            os.fspath(tmp_path / "m.tflite"),
+            "--format",
+            "tflite",
+            "--quantize",
+            "int8",
+        ],
+        capsys,
     )
-    assert code == 1
-    assert "error:" in capsys.readouterr().err
-    assert not (tmp_path / "out").exists()
+    assert "--representative-data" in line
+    assert "representative_data" not in line
     with pytest.raises(SystemExit):
         _cli(["export", "m.keras", "--output", "o", "--format", "onnx"])
+
+
+def test_tflite_export_never_replaces_a_file_of_another_kind(
+    trained, float_tflite, tmp_path
+):
+    model, _, _ = trained
+    precious = tmp_path / "precious.txt"
+    precious.write_text("my notes")
+    with pytest.raises(ValueError, match="not a TFLite model"):
+        export(model, precious, format="tflite", latency_runs=0)
+    assert precious.read_text() == "my notes"
+    # An earlier TFLite model is replaced.
+    earlier = tmp_path / "model.tflite"
+    earlier.write_bytes(float_tflite[0].read_bytes())
+    export(model, earlier, format="tflite", latency_runs=0, verbose=False)
+    assert earlier.read_bytes()[4:8] == b"TFL3"

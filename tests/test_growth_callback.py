@@ -1,4 +1,5 @@
 import csv
+import json
 
 import keras
 import numpy as np
@@ -321,3 +322,41 @@ def test_training_after_a_growth_in_fit_equals_a_fresh_fit_of_the_grown():
             strict=True,
         )
     )
+
+
+def test_state_carries_the_policy_over_to_the_next_fit():
+    x, y = _tiny_data()
+    values = [1.0, 1.0, 0.5, 0.6]
+    growth = keras_gnap.GrowthCallback(patience=1, max_params=None)
+    model = _tiny_model()
+    model.fit(
+        x, y, epochs=3, verbose=0, callbacks=[ScriptedValLoss(values), growth]
+    )
+    state = json.loads(json.dumps(growth.get_state()))  # JSON data
+    assert state["growth_events"] == growth.growth_events
+    resumed = keras_gnap.GrowthCallback(patience=1, max_params=None)
+    resumed.set_state(state)
+    # Epoch 4 (0.6) does not improve on 0.5: with the state, that is a
+    # wait of 1, the patience, so it stops growing (it is past 75%).
+    model.fit(
+        x,
+        y,
+        epochs=4,
+        initial_epoch=3,
+        verbose=0,
+        callbacks=[ScriptedValLoss(values), resumed],
+    )
+    assert resumed.growth_events == growth.growth_events
+    assert resumed.best == 0.5
+    assert resumed.stopped_growing["epoch"] == 4
+    # Without it, a fresh policy has seen nothing.
+    fresh = keras_gnap.GrowthCallback(patience=1, max_params=None)
+    model.fit(
+        x,
+        y,
+        epochs=4,
+        initial_epoch=3,
+        verbose=0,
+        callbacks=[ScriptedValLoss(values), fresh],
+    )
+    assert fresh.growth_events == [] and fresh.stopped_growing is None

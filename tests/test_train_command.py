@@ -2,7 +2,9 @@
 
 import argparse
 import json
+import os
 import sys
+import zipfile
 from pathlib import Path
 
 import keras
@@ -81,12 +83,52 @@ def test_train_writes_model_history_and_a_summary(
     ):
         assert words in summary, words
     assert all(len(line) <= 80 for line in printed.splitlines())
+    # Files another user or a serving container can read.
+    for name in train_command.OUTPUTS:
+        assert (output / name).stat().st_mode & 0o777 == 0o666 & ~_umask()
+    # The plain model refers to no keras_gnap class, so it loads anywhere.
+    with zipfile.ZipFile(output / "plain_model.keras") as saved:
+        assert "keras_gnap" not in saved.read("config.json").decode()
+    plain = keras.saving.load_model(output / "plain_model.keras")
+    images = np.random.default_rng(0).random((4, 28, 28, 1), "float32")
+    np.testing.assert_allclose(
+        plain.predict(images, verbose=0),
+        model.predict(images, verbose=0),
+        atol=1e-5,
+    )
     # The two plots beside the model, and GNAP's TensorBoard run.
     for name in ("history.png", "sparsity.png"):
         assert (output / name).read_bytes()[:4] == b"\x89PNG"
     assert list((tmp_path / "logs" / "gnap").glob("events.out.tfevents.*"))
     images = np.zeros((2, 28, 28, 1), "float32")
     assert model.predict(images, verbose=0).shape == (2, 10)
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_a_run_is_never_replaced_without_overwrite(idx_dir, tmp_path, capsys):
+    output = tmp_path / "run"
+    output.mkdir()
+    (output / "model.keras").write_text("an earlier model")
+    common = ["train", "--dataset", str(idx_dir), "--output", str(output)]
+    with pytest.raises(SystemExit) as raised:
+        main([*common, "--epochs", "1", "--verbose", "0"])
+    assert raised.value.code == 2
+    error = capsys.readouterr().err
+    assert "already holds a run (model.keras)" in error
+    assert "--overwrite" in error and "Traceback" not in error
+    assert (output / "model.keras").read_text() == "an earlier model"
+    # An --output that is a file is refused before training, too.
+    with pytest.raises(SystemExit):
+        main([*common[:-1], str(output / "model.keras"), "--epochs", "1"])
+    assert "must be a folder" in capsys.readouterr().err
+    code = main([*common, "--epochs", "1", "--verbose", "0", "--overwrite"])
+    assert code == 0
+    assert keras.saving.load_model(output / "model.keras").built
 
 
 def test_train_has_few_options_and_no_growth_knobs():
@@ -98,7 +140,8 @@ def test_train_has_few_options_and_no_growth_knobs():
         for action in parser._actions
         if action.option_strings and action.dest != "help"
     ]
-    assert len(options) <= 12, options
+    # Eleven knobs, --tensorboard, and --resume and --overwrite for safety.
+    assert len(options) <= 14, options
     for knob in ("--patience", "--growth-factor", "--learning-rate"):
         assert knob not in options
 
@@ -188,3 +231,19 @@ def test_tensorboard_without_tensorboard_installed_is_one_clear_line(
     assert "--tensorboard needs TensorFlow and TensorBoard" in error
     assert "Traceback" not in error
     assert not (tmp_path / "run").exists()
+
+
+def test_resume_needs_an_unfinished_run(idx_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit) as raised:
+        main(
+            [
+                "train",
+                "--dataset",
+                str(idx_dir),
+                "--output",
+                str(tmp_path / "run"),
+                "--resume",
+            ]
+        )
+    assert raised.value.code == 2
+    assert "holds no unfinished run" in capsys.readouterr().err

@@ -150,6 +150,35 @@ class GrowthCallback(keras.callbacks.Callback):
         self.growth_events = []
         self.stopped_growing = None
         self.missing_monitor = False
+        self._restored = None
+
+    def get_state(self):
+        """Returns what the policy knows of the run so far, as JSON data.
+
+        With `set_state`, a run stopped after an epoch goes on as if it
+        had not stopped (see `keras_gnap.training.train(resume=True)`).
+
+        Returns:
+            A dict of JSON-serialisable values.
+        """
+        return {
+            "patience": self.patience_,
+            "max_params": self.max_params_,
+            "wait": self.wait,
+            "best": float(self.best),
+            "best_before_growth": self.best_before_growth,
+            "growth_events": self.growth_events,
+            "stopped_growing": self.stopped_growing,
+            "missing_monitor": self.missing_monitor,
+        }
+
+    def set_state(self, state):
+        """Makes the next `fit` go on from `state` (from `get_state`).
+
+        Args:
+            state: dict returned by `get_state`.
+        """
+        self._restored = dict(state)
 
     def on_train_begin(self, logs=None):
         if not isinstance(self.model, GNAPModel):
@@ -179,6 +208,16 @@ class GrowthCallback(keras.callbacks.Callback):
         self.stopped_growing = None
         self.missing_monitor = False
         self._notices = []
+        if self._restored is not None:
+            state, self._restored = self._restored, None
+            self.patience_ = state["patience"]
+            self.max_params_ = state["max_params"]
+            self.wait = state["wait"]
+            self.best = state["best"]
+            self.best_before_growth = state["best_before_growth"]
+            self.growth_events = list(state["growth_events"])
+            self.stopped_growing = state["stopped_growing"]
+            self.missing_monitor = state["missing_monitor"]
 
     def on_epoch_begin(self, epoch, logs=None):
         self._print_notices()
@@ -326,7 +365,7 @@ class GrowthCallback(keras.callbacks.Callback):
             "reset_optimizer": reset,
         }
         self.growth_events.append(event)
-        self.best_before_growth = self.best
+        self.best_before_growth = float(self.best)
         self.best = np.inf if self.monitor_op is np.less else -np.inf
         self._notices.append(growth_notice(event, len(self.growth_events)))
         return None

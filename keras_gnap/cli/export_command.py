@@ -1,9 +1,19 @@
 """`python -m keras_gnap export`: write a trained model for inference."""
 
 import argparse
-import sys
+import os
+import zipfile
 
 from keras_gnap.export.export_model import FORMATS
+
+# The option that sets each argument of `keras_gnap.export`.
+OPTIONS = {
+    "representative_data": "--representative-data",
+    "latency_runs": "--latency-runs",
+    "quantize": "--quantize",
+    "format": "--format",
+    "path": "--output",
+}
 
 DESCRIPTION = """\
 Export a saved GNAP model (.keras) as a SavedModel or a TFLite file, with
@@ -89,8 +99,18 @@ def run(args):
         args: `argparse.Namespace` from the `export` parser.
 
     Returns:
-        The exit code: 0 on success, 1 when the export failed.
+        The exit code: 0 on success.
+
+    Raises:
+        ValueError: if the model file is missing or not a Keras model, or
+            the export rejects an argument; `python -m keras_gnap` prints
+            it as one line and exits with status 2, as for `train`.
     """
+    _check_model_file(args.model)
+    if args.latency_runs < 0:
+        raise ValueError(
+            f"--latency-runs must be 0 or more. Received: {args.latency_runs!r}"
+        )
     import keras
 
     # Registers the keras_gnap classes the saved model refers to.
@@ -98,11 +118,11 @@ def run(args):
     from keras_gnap.export.export_model import export
     from keras_gnap.export.representative_data import load_images
 
+    model = keras.saving.load_model(args.model)
+    data = None
+    if args.representative_data is not None:
+        data = load_images(args.representative_data)
     try:
-        model = keras.saving.load_model(args.model)
-        data = None
-        if args.representative_data is not None:
-            data = load_images(args.representative_data)
         export(
             model,
             args.output,
@@ -113,7 +133,33 @@ def run(args):
             sparse_weights=args.sparse_weights,
             latency_runs=args.latency_runs,
         )
-    except (ValueError, TypeError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    except (ValueError, TypeError) as error:
+        raise type(error)(in_options(str(error))) from None
     return 0
+
+
+def in_options(message):
+    """Names the command's options in an error of `keras_gnap.export`.
+
+    Args:
+        message: str, an error message naming `export`'s arguments.
+
+    Returns:
+        The message with each argument (`` `latency_runs` ``,
+        `latency_runs=`) replaced by its option (`--latency-runs`).
+    """
+    for argument, option in OPTIONS.items():
+        message = message.replace(f"`{argument}`", option)
+        message = message.replace(f"{argument}=", f"{option} ")
+    return message
+
+
+def _check_model_file(path):
+    if not os.path.exists(path):
+        raise ValueError(f"model file not found: {path!r}")
+    if os.path.isdir(path) or not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path!r} is not a saved Keras model: expected a .keras file "
+            "as model.save writes it (python -m keras_gnap train writes "
+            "model.keras)"
+        )

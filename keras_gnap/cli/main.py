@@ -31,12 +31,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (
-        ValueError,
-        FileNotFoundError,
-        TypeError,
-        ConnectionError,
-    ) as error:
+    except (ValueError, TypeError, OSError) as error:
         # Bad input the library rejected, or data it could not download:
         # say why, without a traceback.
         parser.exit(2, f"{parser.prog} {args.command}: error: {error}\n")

@@ -3,14 +3,16 @@
 import argparse
 import json
 import math
-import os
-import tempfile
+import shutil
 from pathlib import Path
 
 import keras
 
 from keras_gnap import recipes
+from keras_gnap.callbacks.run_checkpoint import read_checkpoint
+from keras_gnap.callbacks.run_checkpoint import write_atomically
 from keras_gnap.datasets import load
+from keras_gnap.export.strip import strip
 from keras_gnap.layers.gated_layer import DEFAULT_SPARSITY
 from keras_gnap.models.build_gnap import PRESETS
 from keras_gnap.reports.parameter_count import layer_counts
@@ -21,6 +23,10 @@ from keras_gnap.training import train
 
 # The plots written beside the model.
 PLOTS = {"history": "history.png", "sparsity": "sparsity.png"}
+# The folder of the checkpoints, inside --output, while the run goes on.
+CHECKPOINT = "checkpoint"
+# Every file a run writes into --output.
+OUTPUTS = ("model.keras", "plain_model.keras", "history.json", *PLOTS.values())
 
 
 def add_parser(subparsers):
@@ -32,9 +38,11 @@ def add_parser(subparsers):
             "Builds a small GNAP network for the dataset and trains it with "
             "GrowthCallback: it prunes itself while it trains and grows "
             "each time the validation loss saturates. Writes the final "
-            "model (model.keras), the history with growth events "
-            "(history.json) and two plots (history.png, sparsity.png) "
-            "into --output."
+            "model (model.keras), the same as plain Keras layers that load "
+            "without keras_gnap (plain_model.keras), the history with "
+            "growth events (history.json) and two plots (history.png, "
+            "sparsity.png) into --output. An --output that holds a run is "
+            "replaced only with --overwrite."
         ),
     )
     parser.add_argument(
@@ -50,6 +58,23 @@ def add_parser(subparsers):
         "--output",
         default=None,
         help="Output folder. Default: runs/<dataset name>.",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help=(
+            "Go on with the unfinished run in --output, from its last "
+            "checkpoint (written at the end of every epoch), with that "
+            "run's own options."
+        ),
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help=(
+            "Replace the run already in --output (once the new one is "
+            "done: until then the old one stays)."
+        ),
     )
     parser.add_argument(
         "--epochs",
@@ -128,10 +153,23 @@ def run(args):
         The exit code: 0 on success.
     """
     output = Path(args.output or Path("runs") / _dataset_name(args.dataset))
+    checkpoint = output / CHECKPOINT
+    # Checked, and the folder made, before training: a run must never end
+    # with nowhere to write its model.
+    state = _check_output(output, args)
+    if state is not None:
+        # The stopped run's own options; only how it shows may change.
+        kept = {"verbose": args.verbose, "tensorboard": args.tensorboard}
+        vars(args).update({**state["run"]["arguments"], **kept})
+        print(
+            f"Resuming the run in {output} after epoch {state['epoch']} "
+            f"of {state['epochs']}."
+        )
     callbacks = []
     if args.tensorboard is not None:
         _check_tensorboard()
         callbacks.append(keras.callbacks.TensorBoard(args.tensorboard))
+    _make_folder(output)
     model, record = train(
         args.dataset,
         epochs=args.epochs,
@@ -144,24 +182,29 @@ def run(args):
         callbacks=callbacks,
         verbose=args.verbose,
         data_dir=args.data_dir,
+        checkpoint_dir=checkpoint,
+        resume=state is not None,
+        run={"arguments": _arguments(args)},
     )
     test_accuracy = _test_accuracy(model, args, record)
     record["test_accuracy"] = test_accuracy
-    record["arguments"] = {k: v for k, v in vars(args).items() if k != "run"}
+    record["arguments"] = _arguments(args)
 
-    output.mkdir(parents=True, exist_ok=True)
-    _write_atomically(output / "model.keras", model.save)
-    _write_atomically(
+    write_atomically(output / "model.keras", model.save)
+    write_atomically(output / "plain_model.keras", strip(model).save)
+    write_atomically(
         output / "history.json",
         lambda path: Path(path).write_text(json.dumps(record, indent=2)),
     )
-    _write_atomically(
+    write_atomically(
         output / PLOTS["history"], lambda path: plot_history(record, path)
     )
-    _write_atomically(
+    write_atomically(
         output / PLOTS["sparsity"],
         lambda path: plot_sparsity(model, path, layer=_widest(model)),
     )
+    # The run is safely written: its checkpoint has done its job.
+    shutil.rmtree(checkpoint, ignore_errors=True)
     print()
     summary(model)
     print(final_summary(record, output))
@@ -207,6 +250,7 @@ def final_summary(record, output):
         f"  Epochs               {record['epochs']} in "
         f"{record['train_seconds'] / 60:.1f} min",
         f"  Model                {output / 'model.keras'}",
+        f"  Plain Keras model    {output / 'plain_model.keras'}",
         f"  History              {output / 'history.json'}",
         f"  Plots                {output / PLOTS['history']}, "
         f"{PLOTS['sparsity']}",
@@ -215,6 +259,55 @@ def final_summary(record, output):
         f"      --format tflite --output {output / 'model.tflite'}",
     ]
     return "\n".join(lines)
+
+
+def _check_output(output, args):
+    """Checks --output against --resume and --overwrite.
+
+    Returns:
+        The checkpoint state to resume from, or `None`.
+    """
+    if output.exists() and not output.is_dir():
+        raise ValueError(
+            f"--output must be a folder. Received: {str(output)!r}, a file"
+        )
+    state = read_checkpoint(output / CHECKPOINT)
+    if args.resume:
+        if state is None:
+            raise ValueError(
+                f"--resume: {str(output)!r} holds no unfinished run to go "
+                "on with"
+            )
+        return state
+    if state is not None and not args.overwrite:
+        raise ValueError(
+            f"--output {str(output)!r} holds an unfinished run (stopped "
+            f"after epoch {state['epoch']} of {state['epochs']}): pass "
+            "--resume to go on with it, or --overwrite to start again"
+        )
+    held = [name for name in OUTPUTS if (output / name).exists()]
+    if held and not args.overwrite:
+        raise ValueError(
+            f"--output {str(output)!r} already holds a run "
+            f"({', '.join(held)}): pass --overwrite to replace it, or "
+            "choose another --output"
+        )
+    if state is not None:
+        shutil.rmtree(output / CHECKPOINT)  # --overwrite: start again
+    return None
+
+
+def _arguments(args):
+    return {k: v for k, v in vars(args).items() if k != "run"}
+
+
+def _make_folder(output):
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(
+            f"--output {str(output)!r} cannot be made: {error.strerror}"
+        ) from None
 
 
 def _widest(model):
@@ -252,22 +345,6 @@ def _test_accuracy(model, args, record):
         # The source has no official test split; validation stands alone.
         return None
     return _accuracy(model, test)
-
-
-def _write_atomically(path, write):
-    """Writes through `write(tmp_path)` then renames, so that an interrupted
-    run never leaves a half-written file at `path`."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix
-    )
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _dataset_name(dataset):

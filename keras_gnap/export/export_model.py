@@ -242,6 +242,12 @@ def _check_path(path, format):
             "Argument `path` must be a file path for format='tflite', not "
             f"a directory. Received: path={os.fspath(path)!r}"
         )
+    if format == "tflite" and path.is_file() and not is_tflite_file(path):
+        # Only ever replace a TFLite model, never a user's other files.
+        raise ValueError(
+            "Argument `path` exists and is not a TFLite model; refusing to "
+            f"overwrite it. Received: path={os.fspath(path)!r}"
+        )
     if format == "saved_model" and path.exists():
         # Only ever replace a SavedModel, never a user's other files.
         if not (path / "saved_model.pb").is_file():
@@ -251,6 +257,20 @@ def _check_path(path, format):
                 f"Received: path={os.fspath(path)!r}"
             )
     return path
+
+
+def is_tflite_file(path):
+    """Whether the file at `path` is a TFLite model (a flatbuffer whose
+    identifier is `TFL3`).
+
+    Args:
+        path: str or path of an existing file.
+
+    Returns:
+        bool.
+    """
+    with open(path, "rb") as f:
+        return f.read(8)[4:8] == b"TFL3"
 
 
 def _move_into_place(staged, path, tmp):

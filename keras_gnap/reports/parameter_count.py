@@ -17,6 +17,11 @@ SPATIAL_CONSTANT_LAYERS = (
     keras.layers.GlobalMaxPooling2D,
     keras.layers.SpatialDropout2D,
 )
+# Layers among those that leave one value per channel.
+GLOBAL_POOLING_LAYERS = (
+    keras.layers.GlobalAveragePooling2D,
+    keras.layers.GlobalMaxPooling2D,
+)
 # Layers that turn a constant map into a non-constant one.
 BREAKS_CONSTANTS = (keras.layers.ZeroPadding2D, keras.layers.Cropping2D)
 
@@ -123,7 +128,11 @@ def layer_counts(model):
     network = _network(model)
     nodes = gated_graph(network)
     live = live_units(network, nodes)
-    folded = {id(node.batch_norm) for node in nodes.values() if node.batch_norm}
+    # Batch normalisation right after a gated layer: folded into it when
+    # nothing non-linear comes between them, else kept for the live units.
+    after = {
+        id(node.batch_norm): node for node in nodes.values() if node.batch_norm
+    }
     counts = []
     for layer in network.layers:
         dense = sum(
@@ -135,8 +144,13 @@ def layer_counts(model):
             if isinstance(layer, keras.layers.BatchNormalization):
                 # Inference needs a scale and a shift per channel; folded
                 # into the preceding gated layer, not even those.
-                channels = int(layer.weights[0].shape[0])
-                effective = 0 if id(layer) in folded else 2 * channels
+                node = after.get(id(layer))
+                if node is None:
+                    effective = 2 * int(layer.weights[0].shape[0])
+                elif _folds_batch_norm(node):
+                    effective = 0
+                else:
+                    effective = 2 * int(live[node.layer.name].sum())
             else:
                 effective = dense
             counts.append(
@@ -209,7 +223,7 @@ def _gated_count(node, nodes, live, dense):
     live_out = live[layer.name]
     live_in = _live_inputs(layer.name, nodes, live, None, kernel.shape[-2])
     used = kernel[..., live_in, :][..., live_out]
-    has_bias = layer.use_bias or node.batch_norm is not None
+    has_bias = layer.use_bias or _folds_batch_norm(node)
     effective = int(np.count_nonzero(used))
     if has_bias:
         effective += int(live_out.sum())
@@ -246,16 +260,27 @@ def _constant_outputs(node):
     width = layer.width
     value = layer.bias.numpy() if layer.use_bias else np.zeros(width)
     value = keras.ops.convert_to_numpy(layer.activation(value[None]))
+    # A 1x1 map is what channel-wise layers after a convolution expect,
+    # and all a constant map needs; after a dense layer, one vector.
+    shape = (1, 1, 1, width) if isinstance(layer, GatedConv2D) else (1, width)
     for step in node.path:
+        if isinstance(step, GLOBAL_POOLING_LAYERS):
+            shape = (1, width)
         if isinstance(step, SPATIAL_CONSTANT_LAYERS):
             continue  # a constant map pools to the same constant
         if isinstance(step, BREAKS_CONSTANTS):
             return np.full(width, np.nan)
-        # A 1x1 map: what channel-wise layers expect, and all a constant
-        # map needs.
-        value = value.reshape(1, 1, 1, width)
+        value = value.reshape(shape)
         value = keras.ops.convert_to_numpy(step(value, training=False))
     return value.reshape(width)
+
+
+def _folds_batch_norm(node):
+    """Whether `node`'s batch normalisation folds into it: it follows the
+    layer directly, with nothing non-linear between (a linear
+    activation), as `keras_gnap.compact` folds it."""
+    activation = getattr(node.layer.activation, "__name__", "")
+    return node.batch_norm is not None and activation == "linear"
 
 
 def _folds_constants(layer):
