@@ -276,7 +276,8 @@ def train(
 
     Raises:
         ValueError: if `source` cannot be read, an argument is out of
-            range, or `resume` finds no checkpoint.
+            range, `resume` finds no checkpoint, or the loss became NaN
+            or Inf (training stops at once, and nothing is returned).
     """
     state = None
     if resume:
@@ -311,7 +312,8 @@ def train(
         timer = EpochTimer(state["epoch_seconds"])
         # Each epoch reshuffles: start where the stopped run was.
         _skip_epochs(train_data, initial_epoch)
-    run_callbacks = [growth, timer]
+    # A NaN loss ends training at once, and the run reports it (below).
+    run_callbacks = [keras.callbacks.TerminateOnNaN(), growth, timer]
     if checkpoint_dir is not None:
         run_callbacks.append(
             RunCheckpoint(
@@ -337,6 +339,14 @@ def train(
     for key, values in history.history.items():
         history_all.setdefault(key, []).extend(float(v) for v in values)
     metrics = model.evaluate(validation, verbose=0, return_dict=True)
+    losses = [metrics["loss"], *history.history.get("loss", [])]
+    if not np.all(np.isfinite(losses)):
+        raise ValueError(
+            "Training diverged: the loss became NaN or Inf by epoch "
+            f"{initial_epoch + max(len(history.epoch), 1)} of "
+            f"{settings['epochs']}. Check the data for extreme values, or "
+            "train with a smaller batch size or sparsity."
+        )
     widths = dict(
         growth.growth_events[-1]["widths_after"]
         if growth.growth_events

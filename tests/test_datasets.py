@@ -861,3 +861,20 @@ def test_unreadable_image_is_named(tmp_path):
     bad.chmod(0)
     with pytest.raises(ValueError, match=re.escape(str(bad))):
         load(root, validation_size=0)
+
+
+def test_nan_or_inf_in_arrays_is_caught_when_loaded():
+    images = np.zeros((6, 4, 4, 1), "float32")
+    images[4, 1, 2, 0] = np.nan
+    labels = np.arange(6) % 2
+    with pytest.raises(ValueError, match="image 4 holds NaN or Inf"):
+        load((images, labels), validation_size=0)
+    images[4] = 0.0
+    images[2, 0, 0, 0] = np.inf
+    with pytest.raises(ValueError, match="image 2 holds NaN or Inf"):
+        load((images, labels), validation_size=0)
+    images[2] = 0.0
+    bad_labels = labels.astype("float32")
+    bad_labels[3] = np.nan
+    with pytest.raises(ValueError, match="label 3 is nan"):
+        load((images, bad_labels), validation_size=0)

@@ -1,5 +1,6 @@
-"""A killed `python -m keras_gnap train` goes on with `--resume` and ends as
-if it had never stopped, growth included, on every backend."""
+"""Reproducible runs: the same seed gives the same run, and a killed
+`python -m keras_gnap train` goes on with `--resume` and ends as if it had
+never stopped, growth included, on every backend."""
 
 import json
 import os
@@ -14,6 +15,7 @@ from data_helpers import digit_arrays
 from data_helpers import write_idx_dir
 
 import keras_gnap  # noqa: F401  (registers the classes the models use)
+from keras_gnap import training
 
 ROOT = Path(__file__).resolve().parents[1]
 # Random labels: the validation loss stops improving at once, so the
@@ -48,7 +50,8 @@ def _command(data, output, *extra):
 
 
 def _env():
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    # Unbuffered, so that each line arrives as it is printed.
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT), env.get("PYTHONPATH", "")]
     ).rstrip(os.pathsep)
@@ -138,3 +141,29 @@ def test_a_killed_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path):
         expected.predict(images, verbose=0),
         atol=1e-5,
     )
+
+
+def test_the_same_seed_gives_the_same_run(tmp_path):
+    # Same seed, data and machine: same growths, count and accuracy.
+    data = write_idx_dir(tmp_path / "digits", train=digit_arrays(400))
+    records = []
+    for _ in range(2):
+        _, record = training.train(
+            str(data), epochs=4, batch_size=32, validation_size=100, verbose=0
+        )
+        records.append(record)
+    first, second = records
+    assert first["growth_events"], "the run should grow (random labels)"
+    for key in ("growth_events", "effective_params", "validation_accuracy"):
+        assert second[key] == first[key], key
+    assert second["history"] == first["history"]
+    # Another seed is another run.
+    _, other = training.train(
+        str(data),
+        epochs=4,
+        batch_size=32,
+        validation_size=100,
+        verbose=0,
+        seed=1,
+    )
+    assert other["history"]["loss"] != first["history"]["loss"]

@@ -3,6 +3,7 @@
 import argparse
 import json
 import os
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -247,3 +248,91 @@ def test_resume_needs_an_unfinished_run(idx_dir, tmp_path, capsys):
         )
     assert raised.value.code == 2
     assert "holds no unfinished run" in capsys.readouterr().err
+
+
+def test_a_diverging_run_stops_with_one_clear_error():
+    images, labels = digit_arrays(200)
+    # Finite, but far outside [0, 1]: the first steps overflow to NaN.
+    extreme = images.astype("float32") * 1e36
+    with pytest.raises(ValueError, match="Training diverged: the loss"):
+        training.train(
+            (extreme, labels),
+            epochs=3,
+            batch_size=50,
+            validation_size=50,
+            verbose=0,
+        )
+
+
+BLOCKER = """
+import subprocess
+import sys
+
+
+class _Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras", "jax", "torch"):
+            raise ImportError(f"{name} is blocked in this test")
+
+
+sys.meta_path.insert(0, _Blocked())
+"""
+
+
+def _cli_process(args, cwd, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "keras_gnap", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_help_and_bad_options_are_answered_without_keras(tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(BLOCKER)
+    root = str(Path(__file__).resolve().parents[1])
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), root])}
+    for args in (["--help"], ["train", "--help"], ["export", "--help"]):
+        result = _cli_process(args, tmp_path, env)
+        assert result.returncode == 0, result.stderr
+        assert "usage: python -m keras_gnap" in result.stdout
+    bad = _cli_process(
+        ["train", "--dataset", "d", "--epochs", "0"], tmp_path, env
+    )
+    assert bad.returncode == 2
+    assert "--epochs: must be a positive integer" in bad.stderr
+
+
+def test_a_run_starts_quietly(idx_dir, tmp_path):
+    result = _cli_process(
+        [
+            "train",
+            "--dataset",
+            str(idx_dir),
+            "--epochs",
+            "1",
+            "--validation-size",
+            "100",
+            "--output",
+            "run",
+        ],
+        tmp_path,
+        {"TF_CPP_MIN_LOG_LEVEL": "0"},  # as a user's shell has it
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    # None of TensorFlow's start-up lines (oneDNN, CUDA, absl).
+    for noise in ("I0000", "E0000", "W0000", "absl", "cuInit", "oneDNN"):
+        assert noise not in result.stderr, result.stderr[-3000:]
+    assert "GNAP run finished" in result.stdout
+
+
+def test_the_parsers_offer_what_the_library_has():
+    from keras_gnap.cli import export_command
+    from keras_gnap.export.export_model import FORMATS
+    from keras_gnap.layers.gated_layer import DEFAULT_SPARSITY
+    from keras_gnap.models.build_gnap import PRESETS
+
+    assert train_command.PRESET_NAMES == tuple(sorted(PRESETS))
+    assert train_command.DEFAULT_SPARSITY == DEFAULT_SPARSITY
+    assert export_command.FORMATS == FORMATS

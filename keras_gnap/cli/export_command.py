@@ -4,7 +4,9 @@ import argparse
 import os
 import zipfile
 
-from keras_gnap.export.export_model import FORMATS
+# The formats of `keras_gnap.export` (a test checks they are equal): the
+# parser is built before Keras loads.
+FORMATS = ("saved_model", "tflite")
 
 # The option that sets each argument of `keras_gnap.export`.
 OPTIONS = {

@@ -6,21 +6,12 @@ import math
 import shutil
 from pathlib import Path
 
-import keras
-
 from keras_gnap import recipes
-from keras_gnap.callbacks.run_checkpoint import read_checkpoint
-from keras_gnap.callbacks.run_checkpoint import write_atomically
-from keras_gnap.datasets import load
-from keras_gnap.export.strip import strip
-from keras_gnap.layers.gated_layer import DEFAULT_SPARSITY
-from keras_gnap.models.build_gnap import PRESETS
-from keras_gnap.reports.parameter_count import layer_counts
-from keras_gnap.reports.plots import plot_history
-from keras_gnap.reports.plots import plot_sparsity
-from keras_gnap.reports.summary import summary
-from keras_gnap.training import train
 
+# What --help shows, equal to the library's (a test checks it): the parser
+# is built before Keras loads, so it cannot ask the modules that need it.
+PRESET_NAMES = ("cifar", "cifar_small", "mnist")
+DEFAULT_SPARSITY = 0.05
 # The plots written beside the model.
 PLOTS = {"history": "history.png", "sparsity": "sparsity.png"}
 # The folder of the checkpoints, inside --output, while the run goes on.
@@ -90,7 +81,7 @@ def add_parser(subparsers):
     )
     parser.add_argument(
         "--preset",
-        choices=sorted(PRESETS),
+        choices=PRESET_NAMES,
         default=None,
         help=(
             "Starting network. Default: mnist for one-channel images, "
@@ -152,6 +143,15 @@ def run(args):
     Returns:
         The exit code: 0 on success.
     """
+    import keras
+
+    from keras_gnap.callbacks.run_checkpoint import write_atomically
+    from keras_gnap.export.strip import strip
+    from keras_gnap.reports.plots import plot_history
+    from keras_gnap.reports.plots import plot_sparsity
+    from keras_gnap.reports.summary import summary
+    from keras_gnap.training import train
+
     output = Path(args.output or Path("runs") / _dataset_name(args.dataset))
     checkpoint = output / CHECKPOINT
     # Checked, and the folder made, before training: a run must never end
@@ -267,6 +267,8 @@ def _check_output(output, args):
     Returns:
         The checkpoint state to resume from, or `None`.
     """
+    from keras_gnap.callbacks.run_checkpoint import read_checkpoint
+
     if output.exists() and not output.is_dir():
         raise ValueError(
             f"--output must be a folder. Received: {str(output)!r}, a file"
@@ -313,6 +315,8 @@ def _make_folder(output):
 def _widest(model):
     # The layer whose mask the sparsity plot shows: the one with most
     # kernel weights, where pruning matters most.
+    from keras_gnap.reports.parameter_count import layer_counts
+
     layers = [c for c in layer_counts(model) if c.kernel_shape is not None]
     return max(layers, key=lambda c: c.weights).name if layers else None
 
@@ -334,6 +338,8 @@ def _accuracy(model, dataset):
 
 
 def _test_accuracy(model, args, record):
+    from keras_gnap.datasets import load
+
     try:
         test = load(
             args.dataset,

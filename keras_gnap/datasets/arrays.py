@@ -20,7 +20,8 @@ def standardize_images(images, source):
         A NumPy array with a channel axis.
 
     Raises:
-        ValueError: on another rank or dtype, or no images.
+        ValueError: on another rank or dtype, no images, or NaN or Inf
+            in float images.
     """
     images = np.asarray(images)
     if images.ndim == 3:
@@ -37,6 +38,14 @@ def standardize_images(images, source):
     if images.dtype == np.uint8:
         return images
     if np.issubdtype(images.dtype, np.floating):
+        finite = np.isfinite(images).reshape(len(images), -1).all(axis=1)
+        if not finite.all():
+            raise ValueError(
+                "Images must be finite numbers: image "
+                f"{int(np.argmin(finite))} holds NaN or Inf "
+                f"({int((~finite).sum())} such images). "
+                f"Received: {describe_source(source)}"
+            )
         return images.astype(np.float32, copy=False)
     raise ValueError(
         "Images must be uint8 (0 to 255) or float (0 to 1). "
@@ -57,7 +66,7 @@ def standardize_labels(labels, num_images, source):
 
     Raises:
         ValueError: on a count different from `num_images`, another shape,
-            non-integer values or negative labels.
+            NaN or Inf, non-integer values or negative labels.
     """
     labels = np.asarray(labels)
     if labels.ndim == 2 and labels.shape[1] == 1:
@@ -71,6 +80,14 @@ def standardize_labels(labels, num_images, source):
         raise ValueError(
             f"Image and label counts differ: {num_images} images but "
             f"{len(labels)} labels. Received: {describe_source(source)}"
+        )
+    if np.issubdtype(labels.dtype, np.floating) and not (
+        np.isfinite(labels).all()
+    ):
+        index = int(np.argmin(np.isfinite(labels)))
+        raise ValueError(
+            f"Labels must be finite class indices: label {index} is "
+            f"{labels[index]}. Received: {describe_source(source)}"
         )
     if not np.issubdtype(labels.dtype, np.integer) and not (
         np.issubdtype(labels.dtype, np.floating)
