@@ -1,5 +1,6 @@
 import csv
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -360,3 +361,79 @@ def test_state_carries_the_policy_over_to_the_next_fit():
         callbacks=[ScriptedValLoss(values), fresh],
     )
     assert fresh.growth_events == [] and fresh.stopped_growing is None
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def __init__(self, after_epoch):
+        super().__init__()
+        self.after_epoch = after_epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.after_epoch:
+            raise KeyboardInterrupt
+
+
+class _Widths(keras.callbacks.Callback):
+    """Records the width of a layer and the optimizer's step at each
+    epoch's start."""
+
+    def on_train_begin(self, logs=None):
+        self.seen = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        width = self.model.network.get_layer("block1_conv").filters
+        steps = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        self.seen.append((epoch + 1, width, steps))
+
+
+@pytest.mark.backends
+def test_backup_and_restore_goes_on_with_the_grown_network(tmp_path):
+    x, y = _tiny_data()
+    values = [1.0, 1.0, 0.5, 0.4, 0.3]
+    backup = str(tmp_path / "backup")
+    model = _tiny_model()
+    growth = keras_gnap.GrowthCallback(patience=1, max_params=None)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(
+            x,
+            y,
+            epochs=5,
+            batch_size=32,
+            verbose=0,
+            callbacks=[
+                ScriptedValLoss(values),
+                growth,
+                keras.callbacks.BackupAndRestore(backup),
+                _Interrupt(after_epoch=3),
+            ],
+        )
+    assert [e["epoch"] for e in growth.growth_events] == [2]
+    grown = model.network.get_layer("block1_conv").filters
+    expected = model.predict(x, verbose=0)
+
+    # A new process would build the model as it started: narrow.
+    restored = _tiny_model()
+    assert restored.network.get_layer("block1_conv").filters < grown
+    restored.load_weights(Path(backup) / "latest.weights.h5")
+    np.testing.assert_allclose(
+        restored.predict(x, verbose=0), expected, atol=1e-6
+    )
+    widths = _Widths()
+    fresh = _tiny_model()
+    fresh.fit(
+        x,
+        y,
+        epochs=5,
+        batch_size=32,
+        verbose=0,
+        callbacks=[
+            ScriptedValLoss(values),
+            keras_gnap.GrowthCallback(patience=1, max_params=None),
+            keras.callbacks.BackupAndRestore(backup),
+            widths,
+        ],
+    )
+    # It goes on at epoch 4, grown, with the optimizer's 2 steps since the
+    # growth (64 images in batches of 32, one epoch).
+    assert widths.seen[0] == (4, grown, 2)
+    assert [epoch for epoch, _, _ in widths.seen] == [4, 5]

@@ -3,8 +3,13 @@
 import inspect
 
 import keras
+import numpy as np
+
+from keras_gnap.layers.gated_layer import GatedLayer
 
 _FIT_SIGNATURE = inspect.signature(keras.Model.fit)
+# The widths of the network's gated layers, kept with its weights.
+WIDTHS_KEY = "gated_widths"
 
 
 @keras.saving.register_keras_serializable(package="keras_gnap")
@@ -127,6 +132,67 @@ class GNAPModel(keras.Model):
         for variable, value in zip(variables, weights, strict=True):
             variable.assign(embed_weight(variable, value))
 
+    def save_own_variables(self, store):
+        """Saves the widths of the gated layers beside the weights.
+
+        So that a weights file saved after a growth (`save_weights`,
+        `keras.callbacks.BackupAndRestore`) knows the network it belongs
+        to: see `load_own_variables`.
+
+        Args:
+            store: the dict-like store Keras saves the model's own
+                variables into.
+        """
+        widths = list(_gated_widths(self.network).values())
+        if widths:
+            store[WIDTHS_KEY] = np.asarray(widths, dtype="int64")
+
+    def load_own_variables(self, store):
+        """Grows the network to the saved widths, before its weights load.
+
+        Keras loads a model's own state before its layers' and its
+        optimizer's, so a weights file saved after a growth (by
+        `keras.callbacks.BackupAndRestore`, say) loads into the model as
+        it was built: the network first grows to the saved widths and the
+        optimizer is rebuilt for the new variables, then both take the
+        saved values.
+
+        Args:
+            store: the dict-like store Keras saved the model's own
+                variables into.
+
+        Raises:
+            ValueError: if the saved network is narrower than the current
+                one (`set_weights` places narrower weights).
+        """
+        if WIDTHS_KEY not in store.keys():
+            return
+        current = _gated_widths(self.network)
+        saved = [int(w) for w in np.asarray(store[WIDTHS_KEY])]
+        if saved == list(current.values()):
+            return
+        if len(saved) != len(current) or any(
+            s < c for s, c in zip(saved, current.values(), strict=True)
+        ):
+            raise ValueError(
+                "The weights were saved from a network of gated widths "
+                f"{saved}, which this model's {list(current.values())} "
+                "cannot grow into. Use `set_weights` to place the weights "
+                "of a narrower network."
+            )
+        # Imported here: growth builds on models, not the other way round.
+        from keras_gnap.growth.grow import grow
+        from keras_gnap.growth.optimizer_transfer import retrace_training
+
+        widths = {
+            name: width
+            for (name, now), width in zip(current.items(), saved, strict=True)
+            if width != now
+        }
+        self.replace_network(grow(self.network, widths=widths))
+        if getattr(self, "optimizer", None) is not None:
+            retrace_training(self, reset_state=True)
+
     def zero_grad(self, set_to_none=True):
         """Clears the gradients of the current network's weights (PyTorch).
 
@@ -240,3 +306,11 @@ class GNAPModel(keras.Model):
                 augmentation, custom_objects=custom_objects
             )
         return cls(network, augmentation=augmentation, **config)
+
+
+def _gated_widths(network):
+    return {
+        layer.name: layer.width
+        for layer in network.layers
+        if isinstance(layer, GatedLayer)
+    }
