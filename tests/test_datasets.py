@@ -5,6 +5,7 @@ import gzip
 import os
 import re
 import tarfile
+import time
 from pathlib import Path
 
 import data_helpers as helpers
@@ -15,6 +16,7 @@ import tensorflow as tf
 
 from keras_gnap.datasets import DatasetInfo
 from keras_gnap.datasets import load
+from keras_gnap.datasets import tfds_source
 
 requires_mnist = pytest.mark.skipif(
     not (helpers.MNIST_DIR / "train-images-idx3-ubyte.gz").exists(),
@@ -544,8 +546,10 @@ def test_cifar10_subset_from_shared_tarball(tmp_path, cache_dir):
 
 
 @pytest.fixture
-def mock_tfds():
+def mock_tfds(monkeypatch):
     tfds = pytest.importorskip("tensorflow_datasets")
+    # Mocked data downloads nothing: no host to reach first.
+    monkeypatch.setattr(tfds_source, "_download_host", lambda builder: None)
     with tfds.testing.mock_data(num_examples=40):
         yield tfds
 
@@ -878,3 +882,22 @@ def test_nan_or_inf_in_arrays_is_caught_when_loaded():
     bad_labels[3] = np.nan
     with pytest.raises(ValueError, match="label 3 is nan"):
         load((images, bad_labels), validation_size=0)
+
+
+def test_an_offline_tfds_name_fails_at_once_and_writes_nothing(
+    tmp_path, monkeypatch
+):
+    pytest.importorskip("tensorflow_datasets")
+
+    def unreachable(address, timeout=None):
+        raise OSError("Name or service not known")
+
+    # As on a machine without network, whatever this one has.
+    monkeypatch.setattr(tfds_source.socket, "create_connection", unreachable)
+    started = time.perf_counter()
+    with pytest.raises(ConnectionError) as raised:
+        load("mnist", data_dir=tmp_path / "tfds")
+    assert time.perf_counter() - started < 30
+    message = str(raised.value)
+    assert "storage.googleapis.com" in message and "local copy" in message
+    assert not [p for p in (tmp_path / "tfds").rglob("*") if p.is_file()]

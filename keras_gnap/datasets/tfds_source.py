@@ -4,8 +4,15 @@ TensorFlow and TFDS are optional: they are imported when a dataset is
 loaded by name, with an actionable error if either is missing.
 """
 
+import socket
+import urllib.parse
+
 from keras_gnap.datasets import tensorflow_support
 from keras_gnap.datasets.messages import describe_source
+
+# Seconds to reach the host of a dataset's download before giving up: an
+# offline machine then fails at once, not after minutes of retries.
+NETWORK_TIMEOUT = 5
 
 
 def import_tfds(name):
@@ -94,6 +101,11 @@ def download_and_prepare(builder, name):
     # ConnectionErrors (timeouts, too many retries).
     import requests
 
+    host = None if _is_prepared(builder) else _download_host(builder)
+    if host is not None:
+        # TFDS retries an unreachable host for minutes and leaves partial
+        # files behind: find out at once, before anything is written.
+        _check_reachable(host, name)
     try:
         builder.download_and_prepare()
     except (ConnectionError, requests.exceptions.RequestException) as e:
@@ -104,6 +116,36 @@ def download_and_prepare(builder, name):
             "the `data_dir` of an already prepared TFDS copy. Received: "
             f"{describe_source(name)}"
         ) from e
+
+
+def _is_prepared(builder):
+    is_prepared = getattr(builder, "is_prepared", None)
+    return bool(is_prepared()) if callable(is_prepared) else False
+
+
+def _download_host(builder):
+    # The (host, port) of the first file the builder downloads, or None
+    # for a builder that downloads nothing (it makes its data itself).
+    for url in getattr(builder, "url_infos", None) or {}:
+        parts = urllib.parse.urlsplit(url)
+        if parts.hostname:
+            default = 443 if parts.scheme == "https" else 80
+            return parts.hostname, parts.port or default
+    return None
+
+
+def _check_reachable(host, name):
+    try:
+        socket.create_connection(host, timeout=NETWORK_TIMEOUT).close()
+    except OSError as e:
+        raise ConnectionError(
+            f"TensorFlow Datasets would download {name!r} from {host[0]}, "
+            f"which cannot be reached ({e}). Without network access, pass "
+            "the path of a local copy instead of the name (an IDX folder, "
+            "an image folder or an archive of one), or the `data_dir` of an "
+            "already prepared TFDS copy. Received: "
+            f"{describe_source(name)}"
+        ) from None
 
 
 def num_split_examples(builder, split):
