@@ -1,5 +1,7 @@
 import csv
+import gc
 import json
+import weakref
 from pathlib import Path
 
 import keras
@@ -437,3 +439,36 @@ def test_backup_and_restore_goes_on_with_the_grown_network(tmp_path):
     # growth (64 images in batches of 32, one epoch).
     assert widths.seen[0] == (4, grown, 2)
     assert [epoch for epoch, _, _ in widths.seen] == [4, 5]
+
+
+def test_replaced_networks_and_optimizers_are_freed():
+    # Growth after growth, the old networks and optimizers are not kept
+    # (by retraced step functions, callbacks, the History): memory stays
+    # bounded. benchmarks/growth_memory.py prints the RSS.
+    x, y = _tiny_data()
+    seen = []
+
+    class Track(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(weakref.ref(self.model.network))
+            seen.append(weakref.ref(self.model.optimizer))
+
+    values = [1.0 - 0.01 * (epoch // 2) for epoch in range(12)]
+    growth = keras_gnap.GrowthCallback(
+        patience=1, max_params=None, max_growths=4, growth_factor=0.25
+    )
+    model = _tiny_model()
+    model.fit(
+        x,
+        y,
+        epochs=12,
+        verbose=0,
+        callbacks=[ScriptedValLoss(values), growth, Track()],
+    )
+    assert len(growth.growth_events) == 4
+    gc.collect()
+    alive = {id(ref()) for ref in seen if ref() is not None}
+    assert {id(model.network), id(model.optimizer)} <= alive
+    # At most the last ones replaced linger (a closure of Keras's), never
+    # one per growth.
+    assert len(alive) <= 4, len(alive)
