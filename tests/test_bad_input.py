@@ -97,5 +97,6 @@ def test_the_commands_name_the_option_and_exit_2(argv, option, value, capsys):
         main(argv)
     assert raised.value.code == 2
     error = capsys.readouterr().err
-    assert "Traceback" not in error
-    assert option in error and value in error, error
+    (line,) = error.strip().splitlines()  # one line, no usage, no traceback
+    assert line.startswith(f"python -m keras_gnap {argv[0]}: error: ")
+    assert option in line and value in line, line

@@ -13,9 +13,17 @@ from keras_gnap.cli import train_command
 COMMANDS = (train_command, export_command)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, as the commands' own:
+    `python -m keras_gnap train: error: ...`, without the usage."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser():
     """Returns the argument parser of `python -m keras_gnap`."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m keras_gnap",
         description="Growing Networks with Autonomous Pruning for Keras 3.",
     )
