@@ -614,7 +614,8 @@ def test_export_bad_representative_data(tmp_path):
 
 def test_failed_export_leaves_nothing(tmp_path, monkeypatch):
     path = tmp_path / "model.tflite"
-    path.write_bytes(b"previous model")
+    previous = b"\x1c\x00\x00\x00TFL3 an earlier model"  # its identifier
+    path.write_bytes(previous)
 
     def failing_convert(plain, quantize, images, sparse_weights, workdir):
         (workdir / "output").write_bytes(b"half")
@@ -623,7 +624,7 @@ def test_failed_export_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(export_model_module, "_convert", failing_convert)
     with pytest.raises(RuntimeError, match="conversion crashed"):
         export(hand_pruned_model(), path, format="tflite", verbose=False)
-    assert path.read_bytes() == b"previous model"
+    assert path.read_bytes() == previous
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.tflite"]
 
 
