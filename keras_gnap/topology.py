@@ -69,6 +69,23 @@ class GatedNode:
         return not (self.feeds_output or self.blocked)
 
 
+def gated_widths(network):
+    """Returns the width of each gated layer of `network`.
+
+    Args:
+        network: a built Functional or Sequential Keras model.
+
+    Returns:
+        A dict from gated layer name to its number of units, in the
+        network's layer order.
+    """
+    return {
+        layer.name: layer.width
+        for layer in network.layers
+        if isinstance(layer, GatedLayer)
+    }
+
+
 def gated_graph(network):
     """Returns the gated layers of `network` and how they connect.
 

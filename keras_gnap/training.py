@@ -20,11 +20,11 @@ from keras_gnap.callbacks.run_checkpoint import read_checkpoint
 from keras_gnap.callbacks.run_checkpoint import restore_random_state
 from keras_gnap.datasets import load
 from keras_gnap.layers.gated_layer import DEFAULT_SPARSITY
-from keras_gnap.layers.gated_layer import GatedLayer
 from keras_gnap.layers.random_augmentation import RandomAugmentation
 from keras_gnap.models.build_gnap import build_gnap
 from keras_gnap.reports.parameter_count import count_params
 from keras_gnap.reports.parameter_count import dense_params
+from keras_gnap.topology import gated_widths
 
 
 def keras_iterators_per_epoch():
@@ -347,11 +347,6 @@ def train(
             f"{settings['epochs']}. Check the data for extreme values, or "
             "train with a smaller batch size or sparsity."
         )
-    widths = dict(
-        growth.growth_events[-1]["widths_after"]
-        if growth.growth_events
-        else _widths(model)
-    )
     record = {
         "settings": settings,
         "sparsity": sparsity,
@@ -368,7 +363,7 @@ def train(
                 + [e["dense_params_after"] for e in growth.growth_events]
             )
         ),
-        "widths": widths,
+        "widths": gated_widths(model.network),
         "growth_events": growth.growth_events,
         "stopped_growing": growth.stopped_growing,
         "history": history_all,
@@ -391,11 +386,3 @@ def _skip_epochs(dataset, epochs):
         return
     for _ in range(keras_iterators_per_epoch() * epochs):
         iter(dataset)
-
-
-def _widths(model):
-    return {
-        layer.name: layer.width
-        for layer in model.network.layers
-        if isinstance(layer, GatedLayer)
-    }

@@ -13,10 +13,10 @@ from keras_gnap.growth.schedule_restart import fresh_schedule
 from keras_gnap.growth.schedule_restart import learning_rate_schedule
 from keras_gnap.growth.schedule_restart import schedule_span
 from keras_gnap.growth.weight_rescale import rescale_to_initial_scale
-from keras_gnap.layers.gated_layer import GatedLayer
 from keras_gnap.models.gnap_model import GNAPModel
 from keras_gnap.reports.parameter_count import count_params
 from keras_gnap.reports.parameter_count import dense_params
+from keras_gnap.topology import gated_widths
 
 EFFECTIVE_PARAMS_LOG = "effective_params"
 AUTO = "auto"
@@ -327,7 +327,7 @@ class GrowthCallback(keras.callbacks.Callback):
                 "the next growth would exceed max_params="
                 f"{self.max_params_:,} dense parameters"
             )
-        widths_before = _widths(network)
+        widths_before = gated_widths(network)
         dense_before = dense_params(network)
         self.model.replace_network(grown)
         # A fresh optimizer for the rescaled kernels, whose old moments no
@@ -354,7 +354,7 @@ class GrowthCallback(keras.callbacks.Callback):
             "monitor_value": float(current),
             "best_before": float(self.best),
             "widths_before": widths_before,
-            "widths_after": _widths(grown),
+            "widths_after": gated_widths(grown),
             "effective_params_before": int(effective_before),
             "effective_params_after": int(count_params(self.model)),
             "dense_params_before": int(dense_before),
@@ -389,14 +389,6 @@ def growth_notice(event, number):
         f"{after}, dense params {event['dense_params_before']:,} -> "
         f"{event['dense_params_after']:,}."
     )
-
-
-def _widths(network):
-    return {
-        layer.name: layer.width
-        for layer in network.layers
-        if isinstance(layer, GatedLayer)
-    }
 
 
 def _is_accuracy(monitor):

@@ -5,7 +5,7 @@ import inspect
 import keras
 import numpy as np
 
-from keras_gnap.layers.gated_layer import GatedLayer
+from keras_gnap.topology import gated_widths
 
 _FIT_SIGNATURE = inspect.signature(keras.Model.fit)
 # The widths of the network's gated layers, kept with its weights.
@@ -143,7 +143,7 @@ class GNAPModel(keras.Model):
             store: the dict-like store Keras saves the model's own
                 variables into.
         """
-        widths = list(_gated_widths(self.network).values())
+        widths = list(gated_widths(self.network).values())
         if widths:
             store[WIDTHS_KEY] = np.asarray(widths, dtype="int64")
 
@@ -167,7 +167,7 @@ class GNAPModel(keras.Model):
         """
         if WIDTHS_KEY not in store.keys():
             return
-        current = _gated_widths(self.network)
+        current = gated_widths(self.network)
         saved = [int(w) for w in np.asarray(store[WIDTHS_KEY])]
         if saved == list(current.values()):
             return
@@ -306,11 +306,3 @@ class GNAPModel(keras.Model):
                 augmentation, custom_objects=custom_objects
             )
         return cls(network, augmentation=augmentation, **config)
-
-
-def _gated_widths(network):
-    return {
-        layer.name: layer.width
-        for layer in network.layers
-        if isinstance(layer, GatedLayer)
-    }
