@@ -18,6 +18,8 @@ from pathlib import Path
 
 # What `reproduce.py --sparsity S` adds to a run's name.
 SPARSITY_TAG = "_sparsity"
+# What `reproduce.py --gating weight_and_unit` adds to a run's name.
+UNITS_TAG = "_units"
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_RESULTS = HERE / "results"
@@ -30,6 +32,8 @@ RECIPE_TITLES = {
     "cifar10": "CIFAR-10, full recipe",
     "cifar10_reduced": "CIFAR-10, reduced CPU protocol",
 }
+# Datasets of the export tables, in this order.
+EXPORT_ORDER = ("mnist", "fashion_mnist", "cifar10_reduced", "cifar10")
 VARIANT_LABELS = {
     "gnap": "GNAP",
     "dense": "(a) dense CNN, same params",
@@ -83,12 +87,126 @@ def load_results(results_dir, include_smoke=False):
     return runs, overheads
 
 
-def render(runs, overheads):
+def load_exports(results_dir):
+    """Reads the `export_<dataset>.json` files of `export_report.py`.
+
+    Args:
+        results_dir: path. Folder of the JSON results.
+
+    Returns:
+        A list of dicts, in dataset order of `EXPORT_ORDER`, then by name.
+    """
+    exports = []
+    for path in sorted(Path(results_dir).glob("export_*.json")):
+        record = json.loads(path.read_text())
+        if record.get("benchmark") == "export_report":
+            exports.append(record)
+    order = {name: i for i, name in enumerate(EXPORT_ORDER)}
+    exports.sort(key=lambda r: (order.get(r["dataset"], 99), r["dataset"]))
+    return exports
+
+
+def export_rows(exports):
+    """Returns the README's export table: what each model costs to run.
+
+    Per dataset, the widest dense network (float32) and the compacted
+    model as `keras_gnap.export` writes it by default, float32 and int8:
+    multiply-adds, size raw and gzipped, LiteRT latency, and the widest
+    dense network's figures over this row's.
+
+    Args:
+        exports: list of dicts from `load_exports`.
+
+    Returns:
+        A str (empty when there is no export result).
+    """
+    if not exports:
+        return ""
+    lines = [
+        "| Data | Model | Multiply-adds | Size (bytes) | Gzipped | "
+        "Latency (ms) | Widest / this: size, latency, MACs |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for record in exports:
+        widest = record["widest_dense"]["float32"]
+        rows = [
+            ("widest dense, float32", widest),
+            ("compacted, float32", record["compacted"]["float32"]),
+            ("compacted, int8", record["compacted"]["int8"]),
+        ]
+        for name, figures in rows:
+            ratios = (
+                "1x"
+                if figures is widest
+                else ", ".join(
+                    f"{widest[key] / figures[key]:.1f}x"
+                    for key in ("bytes", "latency_ms", "macs")
+                )
+            )
+            title = _title(record["dataset"])
+            if record.get("gating") == "weight_and_unit":
+                title += ", unit gates"
+            cells = [
+                title,
+                name,
+                f"{figures['macs']:,}",
+                f"{figures['bytes']:,}",
+                f"{figures['gzip_bytes']:,}",
+                f"{figures['latency_ms']:.4f}",
+                ratios,
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _export_section(exports):
+    if not exports:
+        return []
+    lines = [
+        "## Export: size and speed",
+        "",
+        "Written by `benchmarks/export_report.py` (one file per dataset, "
+        "`export_<dataset>.json`). Latency: LiteRT, batch 1, one thread, "
+        "median. Compacted: `keras_gnap.compact`, as `keras_gnap.export` "
+        "writes it by default (the smaller of dense and sparse kernels).",
+        "",
+        export_rows(exports).rstrip(),
+        "",
+        "Dense against sparse kernels (the converter's sparse format) of "
+        "the same compacted model:",
+        "",
+        "| Data | Kernels | Size (bytes) | Gzipped | Latency (ms) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for record in exports:
+        for name, figures in record["kernels"].items():
+            lines.append(
+                f"| {_title(record['dataset'])} | {name} | "
+                f"{figures['bytes']:,} | {figures['gzip_bytes']:,} | "
+                f"{figures['latency_ms']:.4f} |"
+            )
+    lines.append("")
+    for record in exports:
+        accuracy = record["validation_accuracy"]
+        lines.append(
+            f"- {_title(record['dataset'])} (`{record['model']}`): "
+            "validation accuracy "
+            + ", ".join(f"{k} {_percent(v)}" for k, v in accuracy.items())
+            + f"; widths {record['widths']['widest']} widest, "
+            f"{record['widths']['compacted']} compacted. "
+            f"`{record['command']}`"
+        )
+    lines.append("")
+    return lines
+
+
+def render(runs, overheads, exports=()):
     """Returns the Markdown text of RESULTS.md.
 
     Args:
         runs: list of run dicts from `load_results`.
         overheads: overheads dict from `load_results`, or None.
+        exports: list of dicts from `load_exports`. Defaults to none.
 
     Returns:
         A str.
@@ -111,6 +229,7 @@ def render(runs, overheads):
         lines += _recipe_section(
             [r for r in runs if r["recipe_name"] == recipe_name]
         )
+    lines += _export_section(list(exports))
     lines += _overheads_section(overheads)
     lines += _machine_section(runs, overheads)
     lines += _commands_section(runs, overheads)
@@ -536,17 +655,23 @@ def _recipe_names(runs):
 
 def _title(recipe_name):
     # `reproduce.py --sparsity S` names a run "<recipe>_sparsity<S>"
-    # (`reproduce.SPARSITY_TAG`).
-    base, _, sparsity = recipe_name.partition(SPARSITY_TAG)
+    # (`reproduce.SPARSITY_TAG`), `--gating weight_and_unit`
+    # "<recipe>_units" (`reproduce.UNITS_TAG`).
+    units = recipe_name.endswith(UNITS_TAG)
+    base, _, sparsity = recipe_name.removesuffix(UNITS_TAG).partition(
+        SPARSITY_TAG
+    )
     title = RECIPE_TITLES.get(base, base)
-    return f"{title}, sparsity {sparsity}" if sparsity else title
+    if sparsity:
+        title += f", sparsity {sparsity}"
+    return f"{title}, unit gates" if units else title
 
 
 def _run_order(run):
     recipe_names = list(RECIPE_TITLES)
     variants = list(VARIANT_LABELS)
     name, variant = run["recipe_name"], run["variant"]
-    base = name.partition(SPARSITY_TAG)[0]
+    base = name.removesuffix(UNITS_TAG).partition(SPARSITY_TAG)[0]
     return (
         recipe_names.index(base) if base in recipe_names else len(recipe_names),
         name,
@@ -599,7 +724,7 @@ def _stages(stages):
 
 
 def main(argv=None):
-    """Writes RESULTS.md; with `--readme`, also prints the headline rows.
+    """Writes RESULTS.md; with `--readme`, also prints the README's tables.
 
     Returns:
         The text written.
@@ -617,16 +742,20 @@ def main(argv=None):
     parser.add_argument(
         "--readme",
         action="store_true",
-        help="Also print the README's headline rows.",
+        help="Also print the README's tables.",
     )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     runs, overheads = load_results(args.results_dir, args.include_smoke)
-    text = render(runs, overheads)
+    exports = load_exports(args.results_dir)
+    text = render(runs, overheads, exports)
     Path(args.output).write_text(text)
     print(f"Wrote {args.output} ({len(runs)} runs).")
     if args.readme:
         print()
         print(headline_rows(runs), end="")
+        if exports:
+            print()
+            print(export_rows(exports), end="")
     return text
 
 

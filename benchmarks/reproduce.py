@@ -30,7 +30,8 @@ the same command, or from its JSON file in `--out`.
 
 Each run writes `<out>/<recipe>_<variant>_seed<seed>.json` and the final
 model `<out>/<recipe>_<variant>_seed<seed>.keras`; with a `--sparsity S`
-other than the recipe's, `<recipe>` becomes `<recipe>_sparsity<S>`.
+other than the recipe's, `<recipe>` becomes `<recipe>_sparsity<S>`; with
+`--gating weight_and_unit` (unit gates), `<recipe>_units`.
 Accuracy is measured on the validation split held out from the training
 data, and also on the official test split, once, when `--test-data-dir` is
 given; the JSON names the split. `benchmarks/make_results.py` turns the
@@ -82,6 +83,8 @@ GMP_SCHEDULE = {
 # What a run's name gains when it runs with another sparsity, so that its
 # results stay apart from the default's.
 SPARSITY_TAG = "_sparsity"
+# What a run's name gains with `--gating weight_and_unit`.
+UNITS_TAG = "_units"
 
 
 def build_parser():
@@ -121,6 +124,15 @@ def build_parser():
         help=(
             "Another pruning pressure than the default. Runs with it are "
             "named <dataset>_sparsity<S>."
+        ),
+    )
+    parser.add_argument(
+        "--gating",
+        choices=("weight", "weight_and_unit"),
+        default="weight",
+        help=(
+            "build_gnap's gating. Runs with weight_and_unit (unit gates: "
+            "narrower, faster networks) are named <dataset>_units."
         ),
     )
     parser.add_argument(
@@ -288,6 +300,9 @@ def recipe_for(entry, info, args):
     name = entry["name"]
     if sparsity != DEFAULT_SPARSITY:
         name = f"{name}{SPARSITY_TAG}{sparsity:g}"
+    gating = getattr(args, "gating", "weight")
+    if gating != "weight":
+        name = f"{name}{UNITS_TAG}"
     growth = keras_gnap.GrowthCallback()
     return {
         "name": name,
@@ -296,6 +311,7 @@ def recipe_for(entry, info, args):
         "settings": settings,
         "stages": [list(s) for s in PRESETS[settings["preset"]]["stages"]],
         "sparsity": sparsity,
+        "gating": gating,
         "growth": {
             key: getattr(growth, key)
             for key in (
@@ -357,6 +373,7 @@ def build_variant(variant, recipe, info, reference, total_steps):
             sparsity=recipe["sparsity"],
             stages=widest,
             total_steps=total_steps,
+            gating=recipe.get("gating", "weight"),
         )
         details = {"stages": widest, "sparsity": recipe["sparsity"]}
     elif variant == "dense":
@@ -435,6 +452,7 @@ def run_variant(variant, recipe, data, args, reference):
             epochs=settings["epochs"],
             preset=settings["preset"],
             sparsity=recipe["sparsity"],
+            gating=recipe.get("gating", "weight"),
             seed=args.seed,
             limit=args.limit,
             verbose=args.verbose,
@@ -449,9 +467,14 @@ def run_variant(variant, recipe, data, args, reference):
                 tuple(info["input_shape"]),
                 info["classes"],
                 stages=recipe["stages"],
+                gating=recipe.get("gating", "weight"),
             )
         )
-        details = {"stages": recipe["stages"], "sparsity": recipe["sparsity"]}
+        details = {
+            "stages": recipe["stages"],
+            "sparsity": recipe["sparsity"],
+            "gating": recipe.get("gating", "weight"),
+        }
     else:
         keras.utils.set_random_seed(args.seed)
         model, callbacks, growth, details = build_variant(

@@ -151,7 +151,12 @@ def _head(source, split, limit, batch_size, common):
 
 
 def build_and_compile(
-    info, settings, sparsity=DEFAULT_SPARSITY, stages=None, total_steps=None
+    info,
+    settings,
+    sparsity=DEFAULT_SPARSITY,
+    stages=None,
+    total_steps=None,
+    gating="weight",
 ):
     """Builds the GNAP network of a run and compiles it.
 
@@ -162,6 +167,7 @@ def build_and_compile(
         stages: tuple of tuples of ints, or None for the settings' preset.
         total_steps: int. Steps of the whole run, over which the learning
             rate decays; None computes them from `info` and `settings`.
+        gating: str. `build_gnap`'s `gating`. Defaults to `"weight"`.
 
     Returns:
         A compiled `GNAPModel`.
@@ -176,6 +182,7 @@ def build_and_compile(
         preset=settings["preset"],
         stages=stages,
         sparsity=sparsity,
+        gating=gating,
         augmentation=RandomAugmentation(**settings["augmentation"]),
     )
     return compile_for(model, settings, total_steps)
@@ -231,6 +238,7 @@ def train(
     batch_size=None,
     preset=None,
     sparsity=DEFAULT_SPARSITY,
+    gating="weight",
     seed=0,
     validation_size=None,
     limit=None,
@@ -249,6 +257,9 @@ def train(
         batch_size: int or None. None: the rule's (128).
         preset: str or None. None: the rule's starting preset.
         sparsity: float. Pruning pressure. Defaults to `build_gnap`'s.
+        gating: str. `"weight"`, or `"weight_and_unit"` to prune whole
+            units too, for a narrower and faster network (see
+            `build_gnap`). Defaults to `"weight"`.
         seed: int. Seeds the split, the shuffling and the weights.
         validation_size: int, float or None. See `load`.
         limit: int or None. Use only the first `limit` training and
@@ -300,7 +311,9 @@ def train(
     keras.utils.set_random_seed(seed)
     growth = GrowthCallback(verbose=1 if verbose else 0)
     if state is None:
-        model = build_and_compile(info, settings, sparsity=sparsity)
+        model = build_and_compile(
+            info, settings, sparsity=sparsity, gating=gating
+        )
         dense_start, initial_epoch, history_before = dense_params(model), 0, {}
         timer = EpochTimer()
     else:
@@ -350,6 +363,7 @@ def train(
     record = {
         "settings": settings,
         "sparsity": sparsity,
+        "gating": gating,
         "seed": seed,
         "limit": limit,
         "data": info,

@@ -89,12 +89,14 @@ def test_settings_follow_the_rules_of_the_data():
             recipes.settings_for(bad)
 
 
-def _recipe(bench, name, input_shape, epochs=None, sparsity=None):
+def _recipe(
+    bench, name, input_shape, epochs=None, sparsity=None, gating="weight"
+):
     """What reproduce.py records as `recipe` for data of `input_shape`."""
     return bench["reproduce"].recipe_for(
         recipes.benchmark(name),
         {"input_shape": list(input_shape), "classes": 10},
-        argparse.Namespace(epochs=epochs, sparsity=sparsity),
+        argparse.Namespace(epochs=epochs, sparsity=sparsity, gating=gating),
     )
 
 
@@ -116,6 +118,13 @@ def test_recipe_records_what_the_rules_choose(bench):
     assert reduced["settings"]["epochs"] == 18
     assert reduced["stages"] == [[16, 16], [32, 32], [64, 64]]
     assert reduced["sparsity"] == 0.3
+    assert recipe["gating"] == "weight"
+    units = _recipe(bench, "mnist", (28, 28, 1), gating="weight_and_unit")
+    assert units["name"] == "mnist_units"
+    assert units["gating"] == "weight_and_unit"
+    titles = bench["make_results"]._title
+    assert titles("mnist_units") == "MNIST, unit gates"
+    assert titles("mnist_sparsity0.07") == "MNIST, sparsity 0.07"
     # --epochs overrides the benchmark's own.
     shorter = _recipe(bench, "cifar10_reduced", (32, 32, 3), epochs=2)
     assert shorter["settings"]["epochs"] == 2
@@ -284,6 +293,7 @@ def _fake_run(variant, accuracy, params, limit=None):
             },
             "stages": [[8, 8], [16, 16], [16]],
             "sparsity": 0.05,
+            "gating": "weight",
             "growth": {
                 "monitor": "val_loss",
                 "min_delta": 0,
@@ -789,3 +799,90 @@ def test_overheads_times_data_without_autotuning(bench):
     assert dataset.options().autotune.enabled is False
     x, y = next(iter(dataset))
     assert x.shape == (4, 28, 28, 1) and y.shape == (4,)
+
+
+# === Export ===
+
+
+def test_export_report_writes_the_schema_and_the_readme_table(
+    bench, tmp_path, capsys
+):
+    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+    if not data.is_dir():
+        pytest.skip("the shared MNIST folder is not beside the repository")
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        export_report = importlib.import_module("export_report")
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    model = keras_gnap.build_gnap(
+        (28, 28, 1), 10, stages=((4,), (6,)), gating="weight_and_unit"
+    )
+    network = model.network
+    # Unit gates cut two of block1's units; weight gates prune some more.
+    conv = network.get_layer("block2_conv")
+    conv.unit_gate.assign(np.array([1.0, -1.0, 1.0, -1.0], "float32"))
+    gate = conv.gate.numpy()
+    gate[0, 0] = -1.0
+    conv.gate.assign(gate)
+    model.save(tmp_path / "m.keras")
+    results = tmp_path / "results"
+    export_report.main(
+        [
+            "--model",
+            str(tmp_path / "m.keras"),
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            str(data),
+            "--results-dir",
+            str(results),
+            "--latency-runs",
+            "3",
+            "--limit",
+            "300",
+        ]
+    )
+    result = json.loads((results / "export_mnist.json").read_text())
+    figures = {"bytes", "gzip_bytes", "latency_ms", "macs"}
+    assert result["dataset"] == "mnist"
+    assert set(result["widest_dense"]) == {"float32"}
+    assert set(result["compacted"]) == {"float32", "int8"}
+    for entry in (
+        result["widest_dense"]["float32"],
+        *result["compacted"].values(),
+    ):
+        assert set(entry) >= figures
+        assert isinstance(entry["bytes"], int) and entry["bytes"] > 0
+        assert entry["latency_ms"] > 0
+    widest = result["widest_dense"]["float32"]
+    compacted = result["compacted"]["float32"]
+    # Block1 keeps 2 of 4 units: half its MACs and half of block2's.
+    expected = 9 * (1 * 2 * 784 + 2 * 6 * 196) + 6 * 10
+    assert compacted["macs"] == expected
+    assert widest["macs"] == 9 * (1 * 4 * 784 + 4 * 6 * 196) + 6 * 10
+    assert set(result["kernels"]) == {
+        "float32 dense",
+        "float32 sparse",
+        "int8 dense",
+        "int8 sparse",
+    }
+    out = capsys.readouterr().out
+    assert "Multiply-adds" in out and "export_mnist.json" in out
+    make_results = bench["make_results"]
+    table = make_results.export_rows(make_results.load_exports(results))
+    assert result["gating"] == "weight_and_unit"
+    assert (
+        f"| MNIST, unit gates | widest dense, float32 | {widest['macs']:,} |"
+        in table
+    )
+    assert "| MNIST, unit gates | compacted, int8 |" in table
+
+
+def test_readme_export_table_is_the_one_the_results_give(bench):
+    make_results = bench["make_results"]
+    exports = make_results.load_exports(BENCHMARKS / "results")
+    if not exports:
+        pytest.skip("no export results recorded yet")
+    readme = (BENCHMARKS.parent / "README.md").read_text()
+    assert make_results.export_rows(exports) in readme

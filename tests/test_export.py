@@ -490,6 +490,50 @@ def test_tflite_report(trained, float_tflite):
     assert str(report) in printed
 
 
+def test_export_keeps_the_smaller_of_dense_and_sparse_kernels(
+    trained, tmp_path
+):
+    model, images, _ = trained
+    sizes = {}
+    for sparse in (False, True, "auto"):
+        path = tmp_path / f"{sparse}.tflite"
+        report = export(
+            model,
+            path,
+            format="tflite",
+            sparse_weights=sparse,
+            latency_runs=0,
+            verbose=False,
+        )
+        sizes[sparse] = path.stat().st_size
+        np.testing.assert_allclose(
+            tflite_predict(path, images), _predict(model, images), atol=1e-4
+        )
+    assert sizes["auto"] == min(sizes[False], sizes[True])
+    assert report.sparse_weights == (sizes[True] < sizes[False])
+
+
+@pytest.mark.parametrize("sparse_smaller", [True, False])
+def test_export_auto_writes_the_smaller_conversion(
+    sparse_smaller, tmp_path, monkeypatch
+):
+    def convert(plain, quantize, images, sparse_weights, workdir):
+        small = sparse_weights == sparse_smaller
+        return b"\x1c\x00\x00\x00TFL3" + b"0" * (10 if small else 20)
+
+    monkeypatch.setattr(export_model_module, "_convert", convert)
+    path = tmp_path / "model.tflite"
+    report = export(
+        hand_pruned_model(),
+        path,
+        format="tflite",
+        latency_runs=0,
+        verbose=False,
+    )
+    assert path.stat().st_size == 18
+    assert report.sparse_weights is sparse_smaller
+
+
 def test_custom_ops_detects_flex(tmp_path):
     # A model that needs a TensorFlow op (Flex) with no TFLite builtin.
     @tf.function(input_signature=[tf.TensorSpec((None, 2, 2), tf.float32)])
@@ -572,6 +616,7 @@ def test_saved_model_export_and_replace(trained, tmp_path):
         ),
         ({"compact": "yes"}, "Received: compact='yes'"),
         ({"sparse_weights": 1}, "Received: sparse_weights=1"),
+        ({"sparse_weights": "yes"}, "Received: sparse_weights='yes'"),
         ({"latency_runs": -1}, "Received: latency_runs=-1"),
         ({"path": ""}, "Received: path=''"),
         ({"path": 3}, "Received: path=3"),

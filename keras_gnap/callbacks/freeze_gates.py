@@ -104,11 +104,13 @@ def set_gates_trainable(model, trainable):
     layers = [
         layer
         for layer in network.layers
-        if isinstance(layer, GatedLayer) and layer.gate.trainable != trainable
+        if isinstance(layer, GatedLayer)
+        and any(gate.trainable != trainable for gate in layer.gates)
     ]
     if not layers:
         return 0
     for layer in layers:
-        layer.gate.trainable = trainable
+        for gate in layer.gates:
+            gate.trainable = trainable
     retrace_training(model)
     return len(layers)

@@ -78,11 +78,22 @@ def add_parser(subparsers):
         action="store_false",
         help="only fold the gates, keep every unit",
     )
-    parser.add_argument(
+    kernels = parser.add_mutually_exclusive_group()
+    kernels.add_argument(
         "--dense-weights",
         dest="sparse_weights",
-        action="store_false",
-        help="store TFLite kernels densely, not in a sparse format",
+        action="store_const",
+        const=False,
+        default="auto",
+        help="store TFLite kernels densely (default: whichever of dense "
+        "and sparse is smaller)",
+    )
+    kernels.add_argument(
+        "--sparse-weights",
+        dest="sparse_weights",
+        action="store_const",
+        const=True,
+        help="store TFLite kernels in the sparse format",
     )
     parser.add_argument(
         "--latency-runs",

@@ -22,6 +22,7 @@ from keras_gnap.reports.parameter_count import count_params
 
 FORMATS = ("saved_model", "tflite")
 QUANTIZATIONS = (None, "dynamic", "int8")
+SPARSE_WEIGHTS = ("auto", True, False)
 PARITY_IMAGES = 8
 PARITY_TOLERANCE = 1e-4
 
@@ -33,7 +34,7 @@ def export(
     quantize=None,
     representative_data=None,
     compact=True,
-    sparse_weights=True,
+    sparse_weights="auto",
     latency_runs=100,
     verbose=True,
     print_fn=None,
@@ -61,8 +62,11 @@ def export(
     With `sparse_weights`, the converter stores the mostly-zero kernels
     that unstructured pruning leaves in a sparse format (TFLite's
     `EXPERIMENTAL_SPARSITY` optimization, densified by the builtin DENSIFY
-    operator when the model is loaded), which makes the file smaller
-    without changing any output.
+    operator when the model is loaded), which changes no output and no
+    latency (the interpreter runs dense kernels either way) but may make
+    the file smaller, or larger: an int8 kernel or one with few zeros
+    costs more in the sparse format's indices than it saves. So by
+    default (`"auto"`) both are converted and the smaller file is kept.
 
     The file (or SavedModel directory) is written beside `path` under a
     temporary name and renamed into place, so `path` never holds a
@@ -83,9 +87,10 @@ def export(
             otherwise. Defaults to `None`.
         compact: bool. Whether to remove dead units and fold batch
             normalisation before exporting. Defaults to `True`.
-        sparse_weights: bool. Whether to store sparse kernels in a sparse
-            format; TFLite only (a SavedModel stores dense tensors).
-            Defaults to `True`.
+        sparse_weights: `"auto"`, `True` or `False`. Whether to store
+            sparse kernels in a sparse format; `"auto"` keeps whichever
+            file is smaller. TFLite only (a SavedModel stores dense
+            tensors). Defaults to `"auto"`.
         latency_runs: int. Timed runs for the TFLite latency; 0 skips the
             measurement. Defaults to 100.
         verbose: bool. Whether to print progress and the report. Defaults
@@ -142,10 +147,17 @@ def export(
             plain.export(os.fspath(staged), format="tf_saved_model", verbose=0)
         else:
             say(f"Converting to TFLite ({quantize or 'float32'}) ...")
-            content = _convert(
-                plain, quantize, images, sparse_weights, pathlib.Path(tmp)
+            choices = (
+                (False, True) if sparse_weights == "auto" else (sparse_weights,)
             )
-            staged.write_bytes(content)
+            contents = {
+                sparse: _convert(
+                    plain, quantize, images, sparse, pathlib.Path(tmp)
+                )
+                for sparse in choices
+            }
+            sparse_weights = min(contents, key=lambda k: len(contents[k]))
+            staged.write_bytes(contents[sparse_weights])
         _move_into_place(staged, path, pathlib.Path(tmp))
 
     latency = None
@@ -157,7 +169,7 @@ def export(
         format=format,
         quantize=quantize,
         compacted=compact,
-        sparse_weights=sparse_weights and format == "tflite",
+        sparse_weights=sparse_weights is True and format == "tflite",
         effective_params=count_params(model),
         keras_params=int(plain.count_params()),
         size_bytes=size_on_disk(path),
@@ -209,9 +221,11 @@ def _check_arguments(
         raise ValueError(
             f"Argument `compact` must be a bool. Received: compact={compact!r}"
         )
-    if not isinstance(sparse_weights, bool):
+    if sparse_weights not in SPARSE_WEIGHTS or not isinstance(
+        sparse_weights, (bool, str)
+    ):
         raise ValueError(
-            "Argument `sparse_weights` must be a bool. "
+            f"Argument `sparse_weights` must be one of {SPARSE_WEIGHTS}. "
             f"Received: sparse_weights={sparse_weights!r}"
         )
     if (

@@ -20,7 +20,8 @@ class ExportReport:
         compacted: whether dead units were removed (`keras_gnap.compact`)
             or the gates only folded into the kernels (`keras_gnap.strip`).
         sparse_weights: whether TFLite stores sparse kernels in a sparse
-            format.
+            format (with `sparse_weights="auto"`, whether that file was
+            the smaller).
         effective_params: `keras_gnap.count_params` of the model given:
             non-zero kernel entries of live units plus their biases, batch
             normalisation folded.

@@ -44,13 +44,14 @@ def reopen_gates(network):
     for layer in network.layers:
         if not isinstance(layer, GatedLayer):
             continue
-        gate = layer.gate.numpy()
-        closed = gate <= 0
-        if not closed.any():
+        closed = [(gate, gate.numpy()) for gate in layer.gates]
+        closed = [(gate, value) for gate, value in closed if (value <= 0).any()]
+        if not closed:
             continue
         layer.kernel.assign(layer.effective_kernel())
-        layer.gate.assign(
-            np.where(closed, REOPENED_GATE, gate).astype(gate.dtype)
-        )
-        reopened += int(closed.sum())
+        for gate, value in closed:
+            gate.assign(
+                np.where(value <= 0, REOPENED_GATE, value).astype(value.dtype)
+            )
+            reopened += int((value <= 0).sum())
     return reopened

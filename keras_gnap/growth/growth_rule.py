@@ -34,7 +34,9 @@ def check_growth_arguments(growth_factor, max_width):
 def plan_growth(network, growth_factor=0.5, max_width=None):
     """Returns the new width of every layer that should grow.
 
-    The rule: let `f` be a layer's fraction of open gates and `f_max` the
+    The rule: let `f` be a layer's fraction of open gates (of weights
+    whose unit its consumers still read, when they have unit gates:
+    a closed unit gate downstream cuts the unit) and `f_max` the
     largest `f` among the layers that can grow (every gated layer except
     those whose units are model outputs or feed a layer that mixes
     channels). A layer with `f >= 0.5 * f_max` grows by
@@ -59,10 +61,9 @@ def plan_growth(network, growth_factor=0.5, max_width=None):
             not a positive integer.
     """
     check_growth_arguments(growth_factor, max_width)
-    growable = [node for node in gated_graph(network).values() if node.growable]
-    openness = {
-        node.layer.name: node.layer.open_fraction() for node in growable
-    }
+    nodes = gated_graph(network)
+    growable = [node for node in nodes.values() if node.growable]
+    openness = {node.layer.name: _openness(node, nodes) for node in growable}
     most_open = max(openness.values(), default=0.0)
     if most_open <= 0:
         return {}
@@ -80,3 +81,28 @@ def plan_growth(network, growth_factor=0.5, max_width=None):
         if new_width > layer.width:
             widths[layer.name] = new_width
     return widths
+
+
+def _openness(node, nodes):
+    """Returns the share of the layer's kernel behind open gates that count.
+
+    A weight counts when its own gates are open and, with unit gates on
+    the consumers' side, when some consumer still reads its unit.
+    """
+    mask = node.layer.kernel_mask()
+    read = None
+    for name in node.consumers:
+        unit_gate = nodes[name].layer.unit_gate
+        if unit_gate is None:
+            read = None
+            break
+        width = node.layer.width
+        unit_open = nodes[name].layer.kernel_mask()
+        unit_open = unit_open.reshape(
+            -1, unit_open.shape[-2], unit_open.shape[-1]
+        )
+        used = unit_open.any(axis=(0, 2))[:width]
+        read = used if read is None else read | used
+    if read is not None:
+        mask = mask & read
+    return float(mask.mean())

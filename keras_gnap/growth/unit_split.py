@@ -169,10 +169,10 @@ def split_new_units(network, old_widths, seed=None, split_noise=SPLIT_NOISE):
 def _copy_unit(node, source, new):
     layer = node.layer
     _assign_slice(layer.kernel, -1, source, new)
-    if layer.gating == "weight":
-        _assign_slice(layer.gate, -1, source, new)
-    else:
+    if layer.gating == "channel":
         _assign_slice(layer.gate, 0, source, new)
+    else:
+        _assign_slice(layer.gate, -1, source, new)
     if layer.bias is not None:
         _assign_slice(layer.bias, 0, source, new)
     for channelwise in node.path:
@@ -206,8 +206,10 @@ def _share_outgoing(consumer, source, new, rng, scale=1.0):
     _set(kernel, -2, new, share * original)
     _set(kernel, -2, source, (1 - share) * original)
     consumer.kernel.assign(kernel)
-    if consumer.gating == "weight":
+    if consumer.gating != "channel":
         _assign_slice(consumer.gate, -2, source, new)
+    if consumer.unit_gate is not None:
+        _assign_slice(consumer.unit_gate, 0, source, new)
 
 
 def _assign_slice(variable, axis, source, new):

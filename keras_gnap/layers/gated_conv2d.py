@@ -28,8 +28,9 @@ class GatedConv2D(GatedLayer):
         kernel_initializer: initializer for the kernel. Defaults to
             `"he_normal"`, suited to the ReLU networks GNAP builds.
         bias_initializer: initializer for the bias. Defaults to `"zeros"`.
-        gating: str. `"weight"` (one gate per kernel entry) or `"channel"`
-            (one gate per filter). Defaults to `"weight"`.
+        gating: str. `"weight"` (one gate per kernel entry), `"channel"`
+            (one gate per filter) or `"weight_and_unit"` (both). Defaults
+            to `"weight"`.
         sparsity: float. Pruning pressure, as loss per 10,000 kept
             parameters. Defaults to 0.05.
         temperature: float. Temperature of the gates' sigmoid. Defaults to 1.
@@ -125,7 +126,7 @@ class GatedConv2D(GatedLayer):
         )
         if self.use_bias:
             outputs = outputs + self.bias
-        self._add_sparsity_loss(training)
+        self._add_sparsity_loss(training, outputs)
         return self.activation(outputs)
 
     def compute_output_shape(self, input_shape):

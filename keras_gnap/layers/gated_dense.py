@@ -22,8 +22,9 @@ class GatedDense(GatedLayer):
         kernel_initializer: initializer for the kernel. Defaults to
             `"glorot_uniform"`.
         bias_initializer: initializer for the bias. Defaults to `"zeros"`.
-        gating: str. `"weight"` (one gate per kernel entry) or `"channel"`
-            (one gate per unit). Defaults to `"weight"`.
+        gating: str. `"weight"` (one gate per kernel entry), `"channel"`
+            (one gate per unit) or `"weight_and_unit"` (both). Defaults to
+            `"weight"`.
         sparsity: float. Pruning pressure, as loss per 10,000 kept
             parameters. Defaults to 0.05.
         temperature: float. Temperature of the gates' sigmoid. Defaults to 1.
@@ -92,7 +93,7 @@ class GatedDense(GatedLayer):
         outputs = ops.matmul(inputs, self.gated_kernel())
         if self.use_bias:
             outputs = outputs + self.bias
-        self._add_sparsity_loss(training)
+        self._add_sparsity_loss(training, outputs)
         return self.activation(outputs)
 
     def compute_output_shape(self, input_shape):

@@ -9,16 +9,23 @@ from keras import ops
 # pressure on one weight is therefore the same whatever the network's size.
 PARAMS_PER_UNIT_OF_SPARSITY = 1e4
 DEFAULT_SPARSITY = 0.05
-GATINGS = ("weight", "channel")
+GATINGS = ("weight", "channel", "weight_and_unit")
+# With unit gates, a unit is priced at its weights plus its multiply-adds,
+# at this many multiply-adds per parameter: what a unit costs at inference
+# is its size on disk and its compute, which grows with the positions a
+# convolution slides over (784 at 28x28), not with its weights alone.
+MULTIPLY_ADDS_PER_PARAM = 1000
 
 
 class GatedLayer(keras.layers.Layer):
     """A layer with a kernel pruned by trainable gates.
 
-    Every kernel entry (`gating="weight"`) or every output unit
-    (`gating="channel"`) has a gate score `g`, trained by the same optimizer
-    as the kernel. The forward pass uses `kernel * m` with `m = 1[g > 0]`, so a
-    closed gate contributes exactly 0.0. The backward pass is a
+    Every kernel entry (`gating="weight"`), every output unit
+    (`gating="channel"`), or every kernel entry and every input channel
+    (`gating="weight_and_unit"`) has a gate score `g`, trained by the same
+    optimizer as the kernel. The forward pass uses `kernel * m` with
+    `m = 1[g > 0]` (the product of both masks with two kinds of gates), so
+    a closed gate contributes exactly 0.0. The backward pass is a
     straight-through estimator: the gradient of `m` is that of
     `sigmoid(g / temperature)`, so closed gates keep receiving gradient and
     can reopen. Each training call adds the layer loss
@@ -26,6 +33,19 @@ class GatedLayer(keras.layers.Layer):
     the number of kernel weights one gate controls, so plain `compile`/`fit`
     prunes the layer with no schedule and no target sparsity. Inference and
     evaluation add no loss, so `val_loss` measures the task alone.
+
+    With `gating="weight_and_unit"`, each input channel has a unit gate
+    too: closing it cuts the unit of the layer before that feeds the
+    channel (nothing else reads it), which `keras_gnap.compact` then
+    removes: a narrower network, faster at inference. The gate sits on
+    the consumer's side because a unit followed by batch normalisation
+    has no scale of its own: a gate on its output would get no gradient
+    from the task. A unit gate costs what the channel costs at inference,
+    `n * (1 + positions / MULTIPLY_ADDS_PER_PARAM)` parameters, with `n`
+    the open weights that read the channel and `positions` the output
+    positions they are computed at (1 for a dense layer, height times
+    width for a convolution): `MULTIPLY_ADDS_PER_PARAM` multiply-adds cost
+    as much as a parameter.
 
     Subclasses call `self._build_kernel(shape)` in `build()` (it creates
     the kernel, the gates and the bias) and use `self.gated_kernel()` in
@@ -39,8 +59,11 @@ class GatedLayer(keras.layers.Layer):
             `"glorot_uniform"`.
         bias_initializer: initializer for the bias. Defaults to `"zeros"`.
         gating: str. `"weight"` for one gate per kernel entry (unstructured
-            pruning) or `"channel"` for one gate per output unit (structured
-            pruning, which removes whole units). Defaults to `"weight"`.
+            pruning), `"channel"` for one gate per output unit (structured
+            pruning, which removes whole units), or `"weight_and_unit"` for
+            one gate per kernel entry and one per input channel (the units
+            of the layer before), each unit gate priced at the weights and
+            multiply-adds it controls. Defaults to `"weight"`.
         sparsity: float. Strength of the pressure towards closed gates, as
             loss per 10,000 kept parameters. 0 disables pruning pressure.
             Defaults to 0.05.
@@ -117,47 +140,115 @@ class GatedLayer(keras.layers.Layer):
 
     def _build_gates(self):
         kernel_shape = tuple(self.kernel.shape)
-        if self.gating == "weight":
-            gate_shape = kernel_shape
-            self._weights_per_gate = 1
-        else:
+        if self.gating == "channel":
             gate_shape = (kernel_shape[-1],)
             self._weights_per_gate = int(np.prod(kernel_shape[:-1]))
+        else:
+            gate_shape = kernel_shape
+            self._weights_per_gate = 1
         self.gate = self.add_weight(
             name="gate",
             shape=gate_shape,
             initializer=self.gate_initializer,
             trainable=True,
         )
+        self.unit_gate = None
+        if self.gating == "weight_and_unit":
+            self.unit_gate = self.add_weight(
+                name="unit_gate",
+                shape=(kernel_shape[-2],),
+                initializer=self.gate_initializer,
+                trainable=True,
+            )
+
+    @property
+    def gates(self):
+        """The gate-score variables: `[gate]`, or `[gate, unit_gate]`."""
+        if self.unit_gate is None:
+            return [self.gate]
+        return [self.gate, self.unit_gate]
+
+    def _straight_through(self, scores, hard):
+        # The value is exactly `hard`: `soft - stop_gradient(soft)` is an
+        # exact zero, so only its gradient survives.
+        soft = ops.sigmoid(scores / self.temperature)
+        hard = ops.cast(hard, soft.dtype)
+        return hard + (soft - ops.stop_gradient(soft))
 
     def gate_mask(self):
         """Returns the 0/1 gate mask with a straight-through gradient.
 
-        The value is exactly `1[g > 0]`: `soft - stop_gradient(soft)` is an
-        exact zero, so only its gradient survives.
+        The value is exactly `1[g > 0]`, broadcastable to the kernel (the
+        product of the weight and unit masks with `"weight_and_unit"`).
         """
-        soft = ops.sigmoid(self.gate / self.temperature)
-        hard = ops.cast(ops.greater(self.gate, 0.0), soft.dtype)
-        return hard + (soft - ops.stop_gradient(soft))
+        mask = self._straight_through(self.gate, ops.greater(self.gate, 0.0))
+        if self.unit_gate is not None:
+            units = self.unit_gate
+            # The channel with the highest score stays open: a layer
+            # without inputs would cut the network, and no gradient would
+            # reach any gate again.
+            open_units = ops.logical_or(
+                ops.greater(units, 0.0), ops.equal(units, ops.max(units))
+            )
+            unit_mask = self._straight_through(units, open_units)
+            mask = mask * ops.expand_dims(unit_mask, -1)
+        return mask
 
     def gated_kernel(self):
         """Returns the kernel with closed gates' weights set to exactly 0."""
         mask = ops.cast(self.gate_mask(), self.kernel.dtype)
         return self.kernel * mask
 
-    def sparsity_loss(self):
-        """Returns the differentiable cost of the open gates of this layer."""
+    def sparsity_loss(self, positions=1):
+        """Returns the differentiable cost of the open gates of this layer.
+
+        Args:
+            positions: int. Output positions each unit is computed at
+                (height times width for a convolution, 1 for a dense
+                layer); it prices the unit gates' multiply-adds. Defaults
+                to 1.
+
+        Returns:
+            A scalar tensor.
+        """
         expected_open = ops.sum(ops.sigmoid(self.gate / self.temperature))
         scale = (
             self.sparsity * self._weights_per_gate / PARAMS_PER_UNIT_OF_SPARSITY
         )
-        return scale * expected_open
+        loss = scale * expected_open
+        if self.unit_gate is not None:
+            loss = loss + self.unit_cost(positions)
+        return loss
 
-    def _add_sparsity_loss(self, training):
+    def unit_cost(self, positions=1):
+        """Returns the differentiable cost of the open unit gates.
+
+        Each input channel is priced at the open weights that read it and
+        at their multiply-adds (`MULTIPLY_ADDS_PER_PARAM` to a parameter);
+        the price is a constant for the gradient, which only moves the unit
+        gates.
+
+        Args:
+            positions: int. Output positions of the layer's units.
+
+        Returns:
+            A scalar tensor.
+        """
+        weights_open = ops.cast(ops.greater(self.gate, 0.0), "float32")
+        rank = len(self.gate.shape)
+        axes = tuple(i for i in range(rank) if i != rank - 2)
+        price = ops.sum(weights_open, axis=axes)
+        price = price * (1.0 + positions / MULTIPLY_ADDS_PER_PARAM)
+        price = ops.stop_gradient(price)
+        units_open = ops.sigmoid(self.unit_gate / self.temperature)
+        scale = self.sparsity / PARAMS_PER_UNIT_OF_SPARSITY
+        return scale * ops.sum(ops.cast(units_open, "float32") * price)
+
+    def _add_sparsity_loss(self, training, outputs=None):
         # Only while training: validation losses then measure the task
         # alone, so they stay comparable across growth and pruning.
         if training and self.sparsity > 0:
-            self.add_loss(self.sparsity_loss())
+            self.add_loss(self.sparsity_loss(_positions(outputs)))
 
     def kernel_mask(self):
         """Returns the hard gate mask broadcast to the kernel's shape.
@@ -167,6 +258,9 @@ class GatedLayer(keras.layers.Layer):
             weight is kept.
         """
         mask = self.gate.numpy() > 0
+        if self.unit_gate is not None:
+            units = self.unit_gate.numpy()
+            mask = mask & ((units > 0) | (units == units.max()))[:, None]
         return np.broadcast_to(mask, tuple(self.kernel.shape))
 
     def effective_kernel(self):
@@ -175,8 +269,8 @@ class GatedLayer(keras.layers.Layer):
         return np.where(self.kernel_mask(), kernel, 0.0).astype(kernel.dtype)
 
     def open_fraction(self):
-        """Returns the fraction of open gates, between 0 and 1."""
-        return float(np.mean(self.gate.numpy() > 0))
+        """Returns the fraction of kernel weights behind open gates."""
+        return float(np.mean(self.kernel_mask()))
 
     def grow(self, width=None, input_dim=None):
         """Returns a wider copy of this layer, built, with weights transferred.
@@ -248,6 +342,16 @@ class GatedLayer(keras.layers.Layer):
             ),
         }
         return {**super().get_config(), **config}
+
+
+def _positions(outputs):
+    """Returns the output positions per unit (1 when unknown)."""
+    if outputs is None:
+        return 1
+    positions = 1
+    for size in outputs.shape[1:-1]:
+        positions *= 1 if size is None else int(size)
+    return positions
 
 
 def _is_real(value):

@@ -295,7 +295,7 @@ def _folds_constants(layer):
 
 
 def _is_gate(variable):
-    return variable.path.split("/")[-1] == "gate"
+    return variable.path.split("/")[-1] in ("gate", "unit_gate")
 
 
 def _network(model):
