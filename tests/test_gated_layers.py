@@ -4,6 +4,7 @@ import pytest
 from backend_helpers import gradient
 from backend_helpers import to_numpy
 
+import keras_gnap
 from keras_gnap import GatedConv2D
 from keras_gnap import GatedDense
 
@@ -170,3 +171,37 @@ def test_layer_grow_keeps_function_and_learns():
     assert np.all(wider.gate.numpy()[..., 3:] > 0)
     with pytest.raises(ValueError, match="Received: width=2"):
         layer.grow(width=2)
+
+
+@pytest.fixture
+def restore_policy():
+    policy = keras.mixed_precision.global_policy()
+    yield
+    keras.mixed_precision.set_global_policy(policy)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("gating", ["weight", "weight_and_unit"])
+def test_mixed_precision_fit_keeps_float32_gates_and_exact_zeros(
+    policy, gating, restore_policy
+):
+    # A plain fit under a mixed policy used to fail in the sparsity sum
+    # (a float16 or bfloat16 loss where Keras sums float32 losses).
+    keras.mixed_precision.set_global_policy(policy)
+    model = keras_gnap.build_gnap(
+        (12, 12, 1), 3, stages=((4,), (6,)), gating=gating
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = np.random.rand(16, 12, 12, 1).astype("float32")
+    y = np.random.randint(0, 3, 16)
+    history = model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    conv = model.network.get_layer("block2_conv")
+    for gate in conv.gates:
+        assert gate.dtype == "float32"
+    gate = conv.gate.numpy()
+    gate[..., 0] = -1.0
+    conv.gate.assign(gate)
+    kernel = keras.ops.convert_to_numpy(conv.gated_kernel())
+    assert str(kernel.dtype) == policy.removeprefix("mixed_")
+    assert np.all(kernel[..., 0] == 0)

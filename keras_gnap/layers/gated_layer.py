@@ -146,11 +146,14 @@ class GatedLayer(keras.layers.Layer):
         else:
             gate_shape = kernel_shape
             self._weights_per_gate = 1
+        # Gate scores stay float32 under mixed precision (autocast off):
+        # the sparsity term sums them, and a score near 0 decides a gate.
         self.gate = self.add_weight(
             name="gate",
             shape=gate_shape,
             initializer=self.gate_initializer,
             trainable=True,
+            autocast=False,
         )
         self.unit_gate = None
         if self.gating == "weight_and_unit":
@@ -159,6 +162,7 @@ class GatedLayer(keras.layers.Layer):
                 shape=(kernel_shape[-2],),
                 initializer=self.gate_initializer,
                 trainable=True,
+                autocast=False,
             )
 
     @property
@@ -196,8 +200,10 @@ class GatedLayer(keras.layers.Layer):
 
     def gated_kernel(self):
         """Returns the kernel with closed gates' weights set to exactly 0."""
-        mask = ops.cast(self.gate_mask(), self.kernel.dtype)
-        return self.kernel * mask
+        # The kernel is read in the compute dtype (float16 or bfloat16
+        # under mixed precision); the 0/1 mask is exact in any of them.
+        mask = ops.cast(self.gate_mask(), self.compute_dtype)
+        return ops.cast(self.kernel, self.compute_dtype) * mask
 
     def sparsity_loss(self, positions=1):
         """Returns the differentiable cost of the open gates of this layer.
