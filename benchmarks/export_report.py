@@ -133,7 +133,9 @@ def main(argv=None):
                     **common,
                 )
         accuracy = _accuracies(model, runs, x_val, y_val)
-        result = _result(args, entry, model, macs, runs, accuracy)
+        result = _result(
+            args, entry, model, (widest, compacted), macs, runs, accuracy
+        )
     print()
     for line in table_lines(result):
         print(line)
@@ -179,7 +181,7 @@ def _figures(report, macs):
     }
 
 
-def _result(args, entry, model, macs, runs, accuracy):
+def _result(args, entry, model, networks, macs, runs, accuracy):
     # What export(sparse_weights="auto") keeps: the smaller file.
     default = {
         kind: min(
@@ -201,12 +203,12 @@ def _result(args, entry, model, macs, runs, accuracy):
     }
     widths = [
         int(layer.kernel.shape[-1])
-        for layer in keras_gnap.compact(model).layers
+        for layer in networks[1].layers
         if hasattr(layer, "kernel")
     ]
     widest_widths = [
         int(layer.kernel.shape[-1])
-        for layer in strip(model, apply_gates=False).layers
+        for layer in networks[0].layers
         if hasattr(layer, "kernel")
     ]
     return {

@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+
 from keras_gnap.topology import gated_graph
 
 # A layer whose share of open gates is below this fraction of the most open
@@ -86,23 +88,14 @@ def plan_growth(network, growth_factor=0.5, max_width=None):
 def _openness(node, nodes):
     """Returns the share of the layer's kernel behind open gates that count.
 
-    A weight counts when its own gates are open and, with unit gates on
-    the consumers' side, when some consumer still reads its unit.
+    A weight counts when its own gates are open and, when every consumer
+    has unit gates, when some consumer still reads its unit.
     """
-    mask = node.layer.kernel_mask()
-    read = None
-    for name in node.consumers:
-        unit_gate = nodes[name].layer.unit_gate
-        if unit_gate is None:
-            read = None
-            break
-        width = node.layer.width
-        unit_open = nodes[name].layer.kernel_mask()
-        unit_open = unit_open.reshape(
-            -1, unit_open.shape[-2], unit_open.shape[-1]
-        )
-        used = unit_open.any(axis=(0, 2))[:width]
-        read = used if read is None else read | used
-    if read is not None:
-        mask = mask & read
-    return float(mask.mean())
+    consumers = [nodes[name].layer for name in node.consumers]
+    if not consumers or any(c.unit_gate is None for c in consumers):
+        return node.layer.open_fraction()
+    read = np.zeros(node.layer.width, dtype=bool)
+    for consumer in consumers:
+        mask = consumer.kernel_mask()
+        read |= mask.reshape(-1, *mask.shape[-2:]).any(axis=(0, 2))
+    return float((node.layer.kernel_mask() & read).mean())
