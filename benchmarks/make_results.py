@@ -20,6 +20,8 @@ from pathlib import Path
 SPARSITY_TAG = "_sparsity"
 # What `reproduce.py --gating weight_and_unit` adds to a run's name.
 UNITS_TAG = "_units"
+# `reproduce.py --mixed-precision`'s choices, each a run name's suffix.
+PRECISIONS = ("bfloat16", "float16")
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_RESULTS = HERE / "results"
@@ -656,7 +658,12 @@ def _recipe_names(runs):
 def _title(recipe_name):
     # `reproduce.py --sparsity S` names a run "<recipe>_sparsity<S>"
     # (`reproduce.SPARSITY_TAG`), `--gating weight_and_unit`
-    # "<recipe>_units" (`reproduce.UNITS_TAG`).
+    # "<recipe>_units" (`reproduce.UNITS_TAG`), `--mixed-precision P`
+    # "<recipe>_<P>".
+    for precision in PRECISIONS:
+        if recipe_name.endswith(f"_{precision}"):
+            base = recipe_name.removesuffix(f"_{precision}")
+            return f"{_title(base)}, {precision}"
     units = recipe_name.endswith(UNITS_TAG)
     base, _, sparsity = recipe_name.removesuffix(UNITS_TAG).partition(
         SPARSITY_TAG

@@ -31,7 +31,10 @@ the same command, or from its JSON file in `--out`.
 Each run writes `<out>/<recipe>_<variant>_seed<seed>.json` and the final
 model `<out>/<recipe>_<variant>_seed<seed>.keras`; with a `--sparsity S`
 other than the recipe's, `<recipe>` becomes `<recipe>_sparsity<S>`; with
-`--gating weight_and_unit` (unit gates), `<recipe>_units`.
+`--gating weight_and_unit` (unit gates), `<recipe>_units`; with
+`--mixed-precision P`, `<recipe>_<P>`. `--devices N` trains data
+parallel on N devices (`keras_gnap.data_parallel`), with the same global
+batch, so its name does not change.
 Accuracy is measured on the validation split held out from the training
 data, and also on the official test split, once, when `--test-data-dir` is
 given; the JSON names the split. `benchmarks/make_results.py` turns the
@@ -136,6 +139,24 @@ def build_parser():
         ),
     )
     parser.add_argument(
+        "--devices",
+        type=_positive_int,
+        default=1,
+        help=(
+            "Train data parallel on N devices (the GPUs, or the CPU "
+            "split in N), with the same global batch. Default: 1."
+        ),
+    )
+    parser.add_argument(
+        "--mixed-precision",
+        choices=training.MIXED_PRECISION,
+        default=None,
+        help=(
+            "Train computing in bfloat16 or float16. Runs with it are "
+            "named <dataset>_<dtype>. Default: float32."
+        ),
+    )
+    parser.add_argument(
         "--out",
         default=str(DEFAULT_OUT),
         help="Output folder. Default: benchmarks/results.",
@@ -174,6 +195,8 @@ def main(argv=None):
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    # Before the data loads: the backend fixes its devices when it starts.
+    keras_gnap.data_parallel.prepare_devices(args.devices)
     entry = recipes.benchmark(args.dataset)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -303,6 +326,11 @@ def recipe_for(entry, info, args):
     gating = getattr(args, "gating", "weight")
     if gating != "weight":
         name = f"{name}{UNITS_TAG}"
+    mixed_precision = getattr(args, "mixed_precision", None)
+    if mixed_precision:
+        name = f"{name}_{mixed_precision}"
+    # Recorded only when set, so earlier runs' recipes still compare.
+    precision = {"mixed_precision": mixed_precision} if mixed_precision else {}
     growth = keras_gnap.GrowthCallback()
     return {
         "name": name,
@@ -312,6 +340,7 @@ def recipe_for(entry, info, args):
         "stages": [list(s) for s in PRESETS[settings["preset"]]["stages"]],
         "sparsity": sparsity,
         "gating": gating,
+        **precision,
         "growth": {
             key: getattr(growth, key)
             for key in (
@@ -456,6 +485,8 @@ def run_variant(variant, recipe, data, args, reference):
             seed=args.seed,
             limit=args.limit,
             verbose=args.verbose,
+            devices=args.devices,
+            mixed_precision=recipe.get("mixed_precision"),
         )
         history = record["history"]
         growth_events = record["growth_events"]
@@ -477,20 +508,25 @@ def run_variant(variant, recipe, data, args, reference):
         }
     else:
         keras.utils.set_random_seed(args.seed)
-        model, callbacks, growth, details = build_variant(
-            variant, recipe, info, reference, total_steps
-        )
-        dense_start = dense_params(model)
-        timer = training.EpochTimer()
-        fit_started = time.time()
-        fitted = model.fit(
-            data["train"],
-            validation_data=data["validation"],
-            epochs=settings["epochs"],
-            callbacks=[*callbacks, timer],
-            verbose=args.verbose,
-            shuffle=False,  # the pipeline shuffles
-        )
+        training.check_batches(args.devices, settings["batch_size"], info)
+        with (
+            keras_gnap.data_parallel.data_parallel(args.devices),
+            training.precision_policy(recipe.get("mixed_precision")),
+        ):
+            model, callbacks, growth, details = build_variant(
+                variant, recipe, info, reference, total_steps
+            )
+            dense_start = dense_params(model)
+            timer = training.EpochTimer()
+            fit_started = time.time()
+            fitted = model.fit(
+                data["train"],
+                validation_data=data["validation"],
+                epochs=settings["epochs"],
+                callbacks=[*callbacks, timer],
+                verbose=args.verbose,
+                shuffle=False,  # the pipeline shuffles
+            )
         train_seconds = round(time.time() - fit_started, 1)
         history = {
             key: [float(v) for v in values]
@@ -553,6 +589,7 @@ def run_variant(variant, recipe, data, args, reference):
         "load_average": [round(value, 2) for value in os.getloadavg()],
         "seed": args.seed,
         "limit": args.limit,
+        "devices": args.devices,
         "data": info,
         "history": history,
         "model_file": f"{stem}.keras",

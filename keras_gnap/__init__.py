@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 # quiets TensorFlow's start-up, and only then imports the package (see
 # `keras_gnap.cli.main.load_package`).
 if sys.argv[:1] != ["-m"]:
+    from keras_gnap import data_parallel
     from keras_gnap import datasets
     from keras_gnap import layers
     from keras_gnap import recipes
@@ -41,6 +42,7 @@ __all__ = [
     "build_gnap",
     "compact",
     "count_params",
+    "data_parallel",
     "datasets",
     "export",
     "grow",

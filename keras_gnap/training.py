@@ -7,6 +7,7 @@ returns the model with a record of the run. Nothing in it is specific to
 a dataset.
 """
 
+import contextlib
 import math
 import time
 
@@ -18,6 +19,9 @@ from keras_gnap.callbacks.growth_callback import GrowthCallback
 from keras_gnap.callbacks.run_checkpoint import RunCheckpoint
 from keras_gnap.callbacks.run_checkpoint import read_checkpoint
 from keras_gnap.callbacks.run_checkpoint import restore_random_state
+from keras_gnap.data_parallel import data_parallel
+from keras_gnap.data_parallel import prepare_devices
+from keras_gnap.data_parallel import visible_devices
 from keras_gnap.datasets import load
 from keras_gnap.layers.gated_layer import DEFAULT_SPARSITY
 from keras_gnap.layers.random_augmentation import RandomAugmentation
@@ -25,6 +29,9 @@ from keras_gnap.models.build_gnap import build_gnap
 from keras_gnap.reports.parameter_count import count_params
 from keras_gnap.reports.parameter_count import dense_params
 from keras_gnap.topology import gated_widths
+
+# What `train`'s `mixed_precision` takes: the dtype of the computations.
+MIXED_PRECISION = ("bfloat16", "float16")
 
 
 def keras_iterators_per_epoch():
@@ -248,8 +255,14 @@ def train(
     checkpoint_dir=None,
     resume=False,
     run=None,
+    devices=1,
+    mixed_precision=None,
 ):
     """Trains a GNAP classifier on `source` with the default policy.
+
+    With `devices` above 1 the returned model keeps its variables on those
+    devices; on TensorFlow its `evaluate` and `predict` split their
+    batches over them too, so their batch size must divide by `devices`.
 
     Args:
         source: what `keras_gnap.datasets.load` reads.
@@ -277,19 +290,34 @@ def train(
             resumed run ends as the run would have ended without the stop.
             Defaults to `False`.
         run: dict of JSON data kept in the checkpoints, or `None`.
+        devices: int. Devices to train on, data parallel (see
+            `keras_gnap.data_parallel`): the batch is split over them. On a
+            machine without accelerators the host CPU is split into that
+            many devices, if this is called before the backend first runs.
+            The batch size must divide evenly by `devices`, and on JAX the
+            last batch of each split too. Defaults to 1.
+        mixed_precision: str or None. `"bfloat16"` or `"float16"`: compute
+            in that dtype (Keras's `mixed_bfloat16` or `mixed_float16`
+            policy; float16 adds loss scaling), keeping the variables in
+            float32. Defaults to `None` (float32 throughout).
 
     Returns:
         `(model, record)`: the trained `GNAPModel` and a dict with
         `settings`, `data` (from `load_data`), `validation_accuracy`,
         `effective_params`, `dense_params`, `widest_dense_params`,
         `widths`, `growth_events`, `stopped_growing`, `history`, `epochs`,
-        `train_seconds` and `epoch_seconds`.
+        `train_seconds`, `epoch_seconds`, `devices` and
+        `mixed_precision`.
 
     Raises:
         ValueError: if `source` cannot be read, an argument is out of
-            range, `resume` finds no checkpoint, or the loss became NaN
-            or Inf (training stops at once, and nothing is returned).
+            range, `resume` finds no checkpoint, fewer than `devices`
+            devices are visible, or the loss became NaN or Inf (training
+            stops at once, and nothing is returned).
     """
+    # Before anything runs on the backend, which fixes its devices.
+    prepare_devices(devices)
+    check_mixed_precision(mixed_precision)
     state = None
     if resume:
         state = read_checkpoint(checkpoint_dir) if checkpoint_dir else None
@@ -308,50 +336,63 @@ def train(
         data_dir=data_dir,
     )
     settings = resolve_settings(info["input_shape"], epochs, batch_size, preset)
-    keras.utils.set_random_seed(seed)
-    growth = GrowthCallback(verbose=1 if verbose else 0)
-    if state is None:
-        model = build_and_compile(
-            info, settings, sparsity=sparsity, gating=gating
+    check_batches(devices, settings["batch_size"], info)
+    if verbose and devices > 1:
+        names = ", ".join(visible_devices()[:devices])
+        print(f"Data parallel on {devices} devices: {names}.")
+    if verbose and mixed_precision:
+        print(
+            f"Mixed precision: computing in {mixed_precision}, variables "
+            "in float32."
         )
-        dense_start, initial_epoch, history_before = dense_params(model), 0, {}
-        timer = EpochTimer()
-    else:
-        model = keras.saving.load_model(state["model"])
-        restore_random_state(model, state)
-        growth.set_state(state["growth"])
-        dense_start = state["run"]["dense_start"]
-        initial_epoch, history_before = state["epoch"], state["history"]
-        timer = EpochTimer(state["epoch_seconds"])
-        # Each epoch reshuffles: start where the stopped run was.
-        _skip_epochs(train_data, initial_epoch)
-    # A NaN loss ends training at once, and the run reports it (below).
-    run_callbacks = [keras.callbacks.TerminateOnNaN(), growth, timer]
-    if checkpoint_dir is not None:
-        run_callbacks.append(
-            RunCheckpoint(
-                checkpoint_dir,
-                growth,
-                timer,
-                run={**(run or {}), "dense_start": dense_start},
-                history=history_before,
+    # Everything that makes or runs the model's variables: placed on the
+    # devices, in the precision asked for.
+    with data_parallel(devices), precision_policy(mixed_precision):
+        keras.utils.set_random_seed(seed)
+        growth = GrowthCallback(verbose=1 if verbose else 0)
+        if state is None:
+            model = build_and_compile(
+                info, settings, sparsity=sparsity, gating=gating
             )
+            dense_start = dense_params(model)
+            initial_epoch, history_before = 0, {}
+            timer = EpochTimer()
+        else:
+            model = keras.saving.load_model(state["model"])
+            restore_random_state(model, state)
+            growth.set_state(state["growth"])
+            dense_start = state["run"]["dense_start"]
+            initial_epoch, history_before = state["epoch"], state["history"]
+            timer = EpochTimer(state["epoch_seconds"])
+            # Each epoch reshuffles: start where the stopped run was.
+            _skip_epochs(train_data, initial_epoch)
+        # A NaN loss ends training at once, and the run reports it (below).
+        run_callbacks = [keras.callbacks.TerminateOnNaN(), growth, timer]
+        if checkpoint_dir is not None:
+            run_callbacks.append(
+                RunCheckpoint(
+                    checkpoint_dir,
+                    growth,
+                    timer,
+                    run={**(run or {}), "dense_start": dense_start},
+                    history=history_before,
+                )
+            )
+        started = time.time()
+        history = model.fit(
+            train_data,
+            validation_data=validation,
+            epochs=settings["epochs"],
+            initial_epoch=initial_epoch,
+            callbacks=[*run_callbacks, *(callbacks or [])],
+            verbose=verbose,
+            shuffle=False,  # the pipeline shuffles
         )
-    started = time.time()
-    history = model.fit(
-        train_data,
-        validation_data=validation,
-        epochs=settings["epochs"],
-        initial_epoch=initial_epoch,
-        callbacks=[*run_callbacks, *(callbacks or [])],
-        verbose=verbose,
-        shuffle=False,  # the pipeline shuffles
-    )
-    seconds = time.time() - started + sum(timer.seconds[:initial_epoch])
-    history_all = {k: list(v) for k, v in history_before.items()}
-    for key, values in history.history.items():
-        history_all.setdefault(key, []).extend(float(v) for v in values)
-    metrics = model.evaluate(validation, verbose=0, return_dict=True)
+        seconds = time.time() - started + sum(timer.seconds[:initial_epoch])
+        history_all = {k: list(v) for k, v in history_before.items()}
+        for key, values in history.history.items():
+            history_all.setdefault(key, []).extend(float(v) for v in values)
+        metrics = model.evaluate(validation, verbose=0, return_dict=True)
     losses = [metrics["loss"], *history.history.get("loss", [])]
     if not np.all(np.isfinite(losses)):
         raise ValueError(
@@ -385,8 +426,90 @@ def train(
         "train_seconds": round(seconds, 1),
         # The first epoch and those after a growth include compiling.
         "epoch_seconds": [round(t, 3) for t in timer.seconds],
+        "devices": devices,
+        "mixed_precision": mixed_precision,
     }
     return model, record
+
+
+def check_mixed_precision(mixed_precision):
+    """Raises a `ValueError` unless `mixed_precision` is known.
+
+    Args:
+        mixed_precision: the value to check: one of `MIXED_PRECISION`, or
+            `None`.
+
+    Raises:
+        ValueError: if it is not.
+    """
+    if mixed_precision is not None and mixed_precision not in MIXED_PRECISION:
+        raise ValueError(
+            "Argument `mixed_precision` must be None or one of "
+            f"{list(MIXED_PRECISION)}. "
+            f"Received: mixed_precision={mixed_precision!r}"
+        )
+
+
+@contextlib.contextmanager
+def precision_policy(mixed_precision):
+    """Sets Keras's `mixed_<dtype>` policy for the layers made inside.
+
+    The policy is restored on leaving: the layers keep theirs, and so does
+    a network grown from them.
+
+    Args:
+        mixed_precision: str or None. One of `MIXED_PRECISION`, or `None`
+            to change nothing.
+
+    Yields:
+        None.
+    """
+    check_mixed_precision(mixed_precision)
+    if mixed_precision is None:
+        yield
+        return
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(f"mixed_{mixed_precision}")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
+
+
+def check_batches(devices, batch_size, info):
+    """Raises a `ValueError` if a batch would not split over the devices.
+
+    Keras splits a batch over the devices in equal parts: every batch on
+    JAX, the last of each split included; on TensorFlow the first batch,
+    which builds the model (a smaller last batch may split unevenly).
+
+    Args:
+        devices: int. Devices to train on.
+        batch_size: int. Images per batch.
+        info: dict from `load_data`.
+
+    Raises:
+        ValueError: naming the batch that does not split.
+    """
+    if devices == 1:
+        return
+    if batch_size % devices:
+        raise ValueError(
+            f"The batch size must be a multiple of the {devices} devices. "
+            f"Received: batch_size={batch_size}"
+        )
+    if keras.backend.backend() != "jax":
+        return
+    for split in ("train", "validation"):
+        last = info[f"{split}_examples"] % batch_size
+        if last % devices:
+            raise ValueError(
+                f"The {split} split's {info[f'{split}_examples']} images end "
+                f"in a batch of {last}, which does not split over the "
+                f"{devices} devices on JAX: choose a batch size, limit or "
+                "validation size that does. Received: "
+                f"batch_size={batch_size}, devices={devices}"
+            )
 
 
 def _skip_epochs(dataset, epochs):

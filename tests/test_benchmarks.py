@@ -14,6 +14,7 @@ import pytest
 
 import keras_gnap
 from keras_gnap import recipes
+from keras_gnap import training
 from keras_gnap.cli import main as cli
 from keras_gnap.layers.gated_layer import DEFAULT_SPARSITY
 
@@ -38,6 +39,7 @@ def bench():
                 "baselines",
                 "make_results",
                 "overheads",
+                "parallel_throughput",
                 "reproduce",
             )
         }
@@ -90,13 +92,24 @@ def test_settings_follow_the_rules_of_the_data():
 
 
 def _recipe(
-    bench, name, input_shape, epochs=None, sparsity=None, gating="weight"
+    bench,
+    name,
+    input_shape,
+    epochs=None,
+    sparsity=None,
+    gating="weight",
+    mixed_precision=None,
 ):
     """What reproduce.py records as `recipe` for data of `input_shape`."""
     return bench["reproduce"].recipe_for(
         recipes.benchmark(name),
         {"input_shape": list(input_shape), "classes": 10},
-        argparse.Namespace(epochs=epochs, sparsity=sparsity, gating=gating),
+        argparse.Namespace(
+            epochs=epochs,
+            sparsity=sparsity,
+            gating=gating,
+            mixed_precision=mixed_precision,
+        ),
     )
 
 
@@ -125,6 +138,13 @@ def test_recipe_records_what_the_rules_choose(bench):
     titles = bench["make_results"]._title
     assert titles("mnist_units") == "MNIST, unit gates"
     assert titles("mnist_sparsity0.07") == "MNIST, sparsity 0.07"
+    # Mixed precision keeps its runs apart; the default records none.
+    assert "mixed_precision" not in recipe
+    half = _recipe(bench, "mnist", (28, 28, 1), mixed_precision="bfloat16")
+    assert half["name"] == "mnist_bfloat16"
+    assert half["mixed_precision"] == "bfloat16"
+    assert titles("mnist_units_float16") == "MNIST, unit gates, float16"
+    assert bench["make_results"].PRECISIONS == training.MIXED_PRECISION
     # --epochs overrides the benchmark's own.
     shorter = _recipe(bench, "cifar10_reduced", (32, 32, 3), epochs=2)
     assert shorter["settings"]["epochs"] == 2
@@ -886,3 +906,49 @@ def test_readme_export_table_is_the_one_the_results_give(bench):
         pytest.skip("no export results recorded yet")
     readme = (BENCHMARKS.parent / "README.md").read_text()
     assert make_results.export_rows(exports) in readme
+
+
+# === Throughput on several devices ===
+
+
+def test_parallel_throughput_times_each_setting(bench, tmp_path):
+    script = bench["parallel_throughput"]
+    backend = keras.backend.backend()
+    devices = ["1", "2"] if backend != "torch" else ["1"]
+    results = script.main(
+        [
+            "--backends",
+            backend,
+            "--devices",
+            *devices,
+            "--mixed-precision",
+            "none",
+            "--images",
+            "256",
+            "--epochs",
+            "2",
+            "--json",
+            str(tmp_path / "throughput.json"),
+        ]
+    )
+    assert json.loads((tmp_path / "throughput.json").read_text()) == results
+    rows = results["rows"]
+    assert [row["devices"] for row in rows] == [int(d) for d in devices]
+    for row in rows:
+        assert row["backend"] == backend
+        assert len(row["device_names"]) == row["devices"]
+        assert len(row["epoch_seconds"]) == 2
+        assert row["images"] == 256
+        expected = 256 / row["epoch_seconds"][1]
+        assert row["images_per_second"] == pytest.approx(expected, rel=0.01)
+    table = script.table(results)
+    assert f"| {backend} | 1 | float32 |" in table
+    assert table.count("\n") == len(rows) + 1
+
+
+def test_readme_throughput_table_is_the_one_the_benchmark_gives(bench):
+    script = bench["parallel_throughput"]
+    results = json.loads(script.DEFAULT_JSON.read_text())
+    readme = (BENCHMARKS.parent / "README.md").read_text()
+    assert script.table(results) in readme
+    assert results["command"] in readme

@@ -141,8 +141,9 @@ def test_train_has_few_options_and_no_growth_knobs():
         for action in parser._actions
         if action.option_strings and action.dest != "help"
     ]
-    # Eleven knobs, --tensorboard, and --resume and --overwrite for safety.
-    assert len(options) <= 14, options
+    # Eleven knobs, --tensorboard, --resume and --overwrite for safety,
+    # and --devices and --mixed-precision for the hardware.
+    assert len(options) <= 16, options
     for knob in ("--patience", "--growth-factor", "--learning-rate"):
         assert knob not in options
 
@@ -173,6 +174,7 @@ def test_final_summary_names_why_a_run_never_grew():
         ("--sparsity", "nan"),
         ("--limit", "0"),
         ("--validation-size", "-1"),
+        ("--devices", "0"),
     ],
 )
 def test_train_rejects_bad_options(option, value, idx_dir, capsys):
@@ -335,4 +337,57 @@ def test_the_parsers_offer_what_the_library_has():
 
     assert train_command.PRESET_NAMES == tuple(sorted(PRESETS))
     assert train_command.DEFAULT_SPARSITY == DEFAULT_SPARSITY
+    assert train_command.MIXED_PRECISION == training.MIXED_PRECISION
     assert export_command.FORMATS == FORMATS
+
+
+@pytest.mark.backends
+def test_train_on_two_devices_in_mixed_precision(idx_dir, tmp_path):
+    # A fresh process: the devices are made when the backend starts.
+    backend = keras.backend.backend()
+    result = _cli_process(
+        [
+            "train",
+            "--dataset",
+            str(idx_dir),
+            "--epochs",
+            "2",
+            "--validation-size",
+            "100",
+            "--devices",
+            "2",
+            "--mixed-precision",
+            "bfloat16",
+            "--output",
+            "run",
+        ],
+        tmp_path,
+        {"KERAS_BACKEND": backend},
+    )
+    if backend == "torch":
+        assert result.returncode == 2
+        assert "needs the JAX or TensorFlow backend" in result.stderr
+        assert "devices=2" in result.stderr
+        return
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Data parallel on 2 devices" in result.stdout
+    assert "Mixed precision: computing in bfloat16" in result.stdout
+    record = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert record["devices"] == 2
+    assert record["mixed_precision"] == "bfloat16"
+    assert record["arguments"]["devices"] == 2
+    assert 0 <= record["validation_accuracy"] <= 1
+    model = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    conv = model.network.get_layer("block1_conv")
+    assert conv.dtype_policy.name == "mixed_bfloat16"
+    assert conv.gate.dtype == "float32"
+    if backend == "tensorflow":
+        # Export writes float32, as a TFLite model wants.
+        report = keras_gnap.export(
+            model,
+            tmp_path / "model.tflite",
+            format="tflite",
+            latency_runs=0,
+            verbose=False,
+        )
+        assert report.size_bytes > 0

@@ -16,6 +16,14 @@
 #   BUDGET=600 benchmarks/gpu/all_benchmarks.sh runs/gpu-check \
 #     --limit 256 --epochs 2
 #
+# reproduce.py's --mixed-precision bfloat16|float16 and --devices N pass
+# through to every run, e.g. `all_benchmarks.sh runs/bf16
+# --mixed-precision bfloat16` (runs named <dataset>_bfloat16). With
+# --devices 1 (the default) the runs share the one GPU; --devices N needs
+# N GPUs for each run, so start fewer runs at once there. The throughput
+# of 1 and 2 devices, with and without mixed precision, is
+# benchmarks/parallel_throughput.py's.
+#
 # Needs no TensorFlow. Where Keras is not installed, it installs the wheels
 # in .whl/ (see the README's "GPU" section).
 set -uo pipefail

@@ -41,8 +41,11 @@ def main(argv=None):
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    load_package(quiet=getattr(args, "verbose", 1) < 2)
     try:
+        load_package(
+            quiet=getattr(args, "verbose", 1) < 2,
+            devices=getattr(args, "devices", 1),
+        )
         return args.run(args)
     except (ValueError, TypeError, OSError) as error:
         # Bad input the library rejected, or data it could not download:
@@ -50,7 +53,7 @@ def main(argv=None):
         parser.exit(2, f"{parser.prog} {args.command}: error: {error}\n")
 
 
-def load_package(quiet=True):
+def load_package(quiet=True, devices=1):
     """Imports keras_gnap whole, if `python -m keras_gnap` has not yet.
 
     Run as `python -m keras_gnap`, the package imports nothing at first
@@ -61,15 +64,24 @@ def load_package(quiet=True):
 
     Args:
         quiet: bool. Whether to hide the backend's start-up messages.
+        devices: int. Devices to make visible before the backend starts
+            (see `keras_gnap.data_parallel.prepare_devices`).
+
+    Raises:
+        ValueError: if `devices` is above 1 on a backend without data
+            parallelism.
     """
     import keras_gnap
 
     if hasattr(keras_gnap, "build_gnap"):
+        keras_gnap.data_parallel.prepare_devices(devices)
         return
     silenced = _stderr_silenced() if quiet else contextlib.nullcontext()
     with silenced:
         importlib.reload(keras_gnap)
         import keras
+
+        keras_gnap.data_parallel.prepare_devices(devices)
 
         # The backend looks for its devices at its first tensor, and says
         # so (`failed call to cuInit` on a machine without a GPU).

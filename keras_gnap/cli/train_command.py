@@ -12,6 +12,7 @@ from keras_gnap import recipes
 # is built before Keras loads, so it cannot ask the modules that need it.
 PRESET_NAMES = ("cifar", "cifar_small", "mnist")
 DEFAULT_SPARSITY = 0.05
+MIXED_PRECISION = ("bfloat16", "float16")
 # The plots written beside the model.
 PLOTS = {"history": "history.png", "sparsity": "sparsity.png"}
 # The folder of the checkpoints, inside --output, while the run goes on.
@@ -125,6 +126,27 @@ def add_parser(subparsers):
             "sparsity, effective parameters and growth events."
         ),
     )
+    parser.add_argument(
+        "--devices",
+        type=_positive_int,
+        default=1,
+        help=(
+            "Train data parallel on N devices: the GPUs or TPUs, or on a "
+            "machine without them the CPU split into N (JAX and "
+            "TensorFlow backends; the batch size must divide by N). "
+            "Default: 1."
+        ),
+    )
+    parser.add_argument(
+        "--mixed-precision",
+        choices=MIXED_PRECISION,
+        default=None,
+        help=(
+            "Compute in bfloat16 or float16 (with loss scaling), keeping "
+            "weights and gate scores in float32. Default: float32 "
+            "throughout."
+        ),
+    )
     parser.add_argument("--seed", type=int, default=0, help="Default: 0.")
     parser.add_argument(
         "--verbose",
@@ -158,8 +180,13 @@ def run(args):
     # with nowhere to write its model.
     state = _check_output(output, args)
     if state is not None:
-        # The stopped run's own options; only how it shows may change.
-        kept = {"verbose": args.verbose, "tensorboard": args.tensorboard}
+        # The stopped run's own options; only how it shows, and on how
+        # many devices it runs, may change.
+        kept = {
+            "verbose": args.verbose,
+            "tensorboard": args.tensorboard,
+            "devices": args.devices,
+        }
         vars(args).update({**state["run"]["arguments"], **kept})
         print(
             f"Resuming the run in {output} after epoch {state['epoch']} "
@@ -185,6 +212,8 @@ def run(args):
         checkpoint_dir=checkpoint,
         resume=state is not None,
         run={"arguments": _arguments(args)},
+        devices=args.devices,
+        mixed_precision=args.mixed_precision,
     )
     test_accuracy = _test_accuracy(model, args, record)
     record["test_accuracy"] = test_accuracy

@@ -13,6 +13,7 @@ from keras_gnap.export.export_report import ExportReport
 from keras_gnap.export.export_report import gzipped_size
 from keras_gnap.export.export_report import size_on_disk
 from keras_gnap.export.representative_data import calibration_images
+from keras_gnap.export.strip import float32_copy
 from keras_gnap.export.strip import network_of
 from keras_gnap.export.strip import strip
 from keras_gnap.export.tflite_runtime import custom_ops
@@ -46,6 +47,8 @@ def export(
     then written with Keras's own `model.export(..., format=
     "tf_saved_model")`, which TFLite export converts further with
     `tf.lite.TFLiteConverter.from_saved_model` (batch size left free).
+    It is written in float32 even when it trained under a mixed-precision
+    policy (see `keras_gnap.export.strip.float32_copy`).
     A TFLite model uses TFLite builtin operators only (checked: no Flex or
     other custom operator), so it runs in the plain LiteRT interpreter; a
     float32 one is also checked against the Keras model on a few random
@@ -133,7 +136,7 @@ def export(
     print_fn = print if print_fn is None else print_fn
     say = print_fn if verbose else _silent
 
-    plain = compact_model(model) if compact else strip(model)
+    plain = float32_copy(compact_model(model) if compact else strip(model))
     images = None
     if quantize == "int8":
         images = calibration_images(

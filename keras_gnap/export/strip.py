@@ -75,6 +75,34 @@ def strip(model, apply_gates=True):
     return keras.Model(inputs, outputs, name=name)
 
 
+def float32_copy(model):
+    """Returns `model` computing in float32, as it is exported.
+
+    A network trained under a mixed-precision policy (`mixed_bfloat16`,
+    `mixed_float16`) keeps float32 weights but computes in 16 bits;
+    SavedModel and TFLite export want float32 throughout (TFLite
+    quantizes by itself). The copy has the same layers, names and weights.
+
+    Args:
+        model: a plain Functional or Sequential Keras model (see `strip`).
+
+    Returns:
+        `model` itself when every layer already computes in float32, or a
+        float32 copy of it.
+    """
+    if all(layer.compute_dtype == "float32" for layer in model.layers):
+        return model
+
+    def clone_layer(layer):
+        return layer.__class__.from_config(
+            {**layer.get_config(), "dtype": "float32"}
+        )
+
+    copy = keras.models.clone_model(model, clone_function=clone_layer)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def network_of(model):
     """Returns the Functional or Sequential network a model runs.
 

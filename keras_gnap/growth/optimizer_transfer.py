@@ -1,7 +1,9 @@
 """Carrying an optimizer's state over to a grown network."""
 
+import keras
 import numpy as np
 
+from keras_gnap.data_parallel import replica_scope
 from keras_gnap.growth.weight_transfer import embed
 
 
@@ -27,6 +29,11 @@ def rebuild_optimizer(
     the start of training (pass a `learning_rate` whose schedule suits a
     step count from 0, see `keras_gnap.growth.fresh_schedule`).
 
+    A `keras.optimizers.LossScaleOptimizer` (what `compile` makes under
+    the `mixed_float16` policy) is rebuilt around a rebuilt inner
+    optimizer, and its loss scale always carries over, `reset_state` or
+    not: the scale found so far still suits the gradients.
+
     Args:
         optimizer: a built `keras.optimizers.Optimizer`.
         variables: list of the grown network's trainable variables.
@@ -38,6 +45,20 @@ def rebuild_optimizer(
     Returns:
         A new, built optimizer of the same class and configuration.
     """
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        inner = rebuild_optimizer(
+            optimizer.inner_optimizer,
+            variables,
+            learning_rate=learning_rate,
+            reset_state=reset_state,
+        )
+        config = optimizer.get_config()
+        del config["inner_optimizer"]
+        new_optimizer = keras.optimizers.LossScaleOptimizer(inner, **config)
+        new_optimizer.build(variables)
+        new_optimizer.dynamic_scale.assign(optimizer.dynamic_scale)
+        new_optimizer.step_counter.assign(optimizer.step_counter)
+        return new_optimizer
     config = optimizer.get_config()
     if learning_rate is not None:
         config["learning_rate"] = learning_rate
@@ -45,6 +66,11 @@ def rebuild_optimizer(
     new_optimizer.build(variables)
     if reset_state:
         return new_optimizer
+    _carry_state(optimizer, new_optimizer)
+    return new_optimizer
+
+
+def _carry_state(optimizer, new_optimizer):
     old_values = {v.name: v for v in optimizer.variables}
     for variable in new_optimizer.variables:
         old = old_values.get(variable.name)
@@ -56,7 +82,6 @@ def rebuild_optimizer(
             variable.assign(old_value)
             continue
         variable.assign(embed(old_value, np.zeros_like(new_value)))
-    return new_optimizer
 
 
 def retrace_training(model, learning_rate=None, reset_state=False):
@@ -82,12 +107,14 @@ def retrace_training(model, learning_rate=None, reset_state=False):
     """
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None and optimizer.built:
-        model.optimizer = rebuild_optimizer(
-            optimizer,
-            model.trainable_variables,
-            learning_rate=learning_rate,
-            reset_state=reset_state,
-        )
+        # On several devices, the new state is placed as the model's.
+        with replica_scope(model):
+            model.optimizer = rebuild_optimizer(
+                optimizer,
+                model.trainable_variables,
+                learning_rate=learning_rate,
+                reset_state=reset_state,
+            )
     model.make_train_function(force=True)
     model.make_test_function(force=True)
     model.make_predict_function(force=True)

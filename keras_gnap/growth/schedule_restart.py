@@ -61,6 +61,8 @@ def learning_rate_schedule(optimizer):
     Returns:
         A `LearningRateSchedule`, or `None` for a constant learning rate.
     """
+    # A LossScaleOptimizer (mixed_float16) holds the learning rate inside.
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
     config = optimizer.get_config()["learning_rate"]
     if not isinstance(config, dict):
         return None

@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_gnap.data_parallel import replicas_in_sync
 from keras_gnap.layers.gated_conv2d import GatedConv2D
 from keras_gnap.layers.gated_dense import GatedDense
 from keras_gnap.layers.gated_layer import DEFAULT_SPARSITY
@@ -39,6 +40,9 @@ def build_gnap(
     classifier. Every layer is named predictably (`block{i}_conv`,
     `block{i}_bn`, `block{i}_relu`, `stage{s}_pool`, `head_pool`,
     `head_dense`), so growth, reports and export can address them.
+    Built inside a TensorFlow strategy over several devices
+    (`keras_gnap.data_parallel.data_parallel`), batch normalisation is
+    synchronized, so it normalises by the whole batch as on one device.
 
     Args:
         input_shape: tuple of 3 ints. Image shape `(height, width,
@@ -103,6 +107,8 @@ def build_gnap(
     stages = PRESETS[preset]["stages"] if stages is None else stages
     _check_stages(stages, input_shape)
 
+    synchronized = replicas_in_sync() > 1
+
     # === Layers and Functional Model ===
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
@@ -125,7 +131,10 @@ def build_gnap(
             # Momentum 0.9: moving statistics keep up with pruning and growth,
             # so validation metrics (which drive growth) are not stale.
             x = keras.layers.BatchNormalization(
-                momentum=0.9, name=f"block{block}_bn"
+                momentum=0.9,
+                # Statistics of the whole batch across devices, as on one.
+                synchronized=synchronized,
+                name=f"block{block}_bn",
             )(x)
             x = keras.layers.ReLU(name=f"block{block}_relu")(x)
         if stage_index < len(stages):
