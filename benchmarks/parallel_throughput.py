@@ -12,8 +12,9 @@ fixes its devices when it starts) builds the MNIST recipe's network as
 `keras_gnap.training.train` does (augmentation, Adam, pruning pressure),
 inside `keras_gnap.data_parallel.data_parallel(devices)` and
 `keras_gnap.training.precision_policy(...)`, and fits it on the first
-`--images` shared MNIST training images (generated digits where they are
-missing), batch 128, for `--epochs` epochs without growth or validation.
+`--images` MNIST training images (`--data-dir`, by default the shared
+data beside the checkout), batch 128, for `--epochs` epochs without
+growth or validation.
 Images per second is `--images` over the median time of the epochs after
 the first (which compiles the step).
 
@@ -32,7 +33,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -82,6 +82,11 @@ def build_parser():
         type=_positive_int,
         default=3,
         help="Epochs per setting, the first one compiling. Default: 3.",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=str(SHARED_MNIST),
+        help="MNIST IDX folder. Default: ../shared/data/mnist.",
     )
     parser.add_argument(
         "--json",
@@ -225,7 +230,6 @@ def table(results):
 
 
 def _run_child(backend, devices, precision, args):
-    source = _source()
     env = {**os.environ, "KERAS_BACKEND": backend}
     started = time.time()
     result = subprocess.run(
@@ -239,7 +243,7 @@ def _run_child(backend, devices, precision, args):
             "--child",
             str(devices),
             precision,
-            source,
+            args.data_dir,
         ],
         capture_output=True,
         text=True,
@@ -253,18 +257,6 @@ def _run_child(backend, devices, precision, args):
     row = json.loads(result.stdout.strip().splitlines()[-1])
     row["wall_seconds"] = round(time.time() - started, 1)
     return row
-
-
-def _source():
-    if (SHARED_MNIST / "train-images-idx3-ubyte.gz").exists():
-        return str(SHARED_MNIST)
-    # Generated digits of MNIST's shape where the real ones are missing.
-    sys.path.insert(0, str(REPO / "tests"))
-    from data_helpers import digit_arrays
-    from data_helpers import write_idx_dir
-
-    folder = Path(tempfile.mkdtemp(prefix="gnap-digits-"))
-    return str(write_idx_dir(folder, train=digit_arrays(10_000)))
 
 
 def _print_row(row):

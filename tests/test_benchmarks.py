@@ -912,6 +912,8 @@ def test_readme_export_table_is_the_one_the_results_give(bench):
 
 
 def test_parallel_throughput_times_each_setting(bench, tmp_path):
+    if not (helpers.MNIST_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"shared MNIST data not found in {helpers.MNIST_DIR}")
     script = bench["parallel_throughput"]
     backend = keras.backend.backend()
     devices = ["1", "2"] if backend != "torch" else ["1"]

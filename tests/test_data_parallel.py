@@ -16,6 +16,7 @@ import pytest
 
 import keras_gnap
 from keras_gnap import data_parallel
+from keras_gnap import training
 
 SCRIPT = Path(__file__).with_name("two_device_run.py")
 # The documented tolerance (docs/method.md, "Several devices"): in float32
@@ -96,3 +97,20 @@ def test_devices_must_be_a_positive_integer(devices):
     with pytest.raises(ValueError, match="devices") as error:
         data_parallel.data_parallel(devices)
     assert repr(devices) in str(error.value)
+
+
+def test_batches_that_do_not_split_are_named_before_training():
+    info = {"train_examples": 1000, "validation_examples": 500}
+    with pytest.raises(ValueError, match="batch_size=127"):
+        training.check_batches(2, 127, info)
+    training.check_batches(1, 127, info)  # one device takes any batch
+    # 1000 = 7 * 128 + 104 and 500 = 3 * 128 + 116 split over 2 and 4;
+    # 116 does not split over 8.
+    training.check_batches(4, 128, info)
+    if keras.backend.backend() == "jax":
+        with pytest.raises(ValueError, match="batch of 116") as error:
+            training.check_batches(8, 128, info)
+        assert "validation split" in str(error.value)
+    else:
+        # TensorFlow takes an uneven last batch.
+        training.check_batches(8, 128, info)

@@ -5,7 +5,6 @@ import warnings
 import keras
 import numpy as np
 
-from keras_gnap.data_parallel import replica_scope
 from keras_gnap.growth.grow import grow
 from keras_gnap.growth.growth_rule import check_growth_arguments
 from keras_gnap.growth.growth_rule import plan_growth
@@ -309,11 +308,6 @@ class GrowthCallback(keras.callbacks.Callback):
         return None
 
     def _grow(self, epoch, current, effective_before):
-        # New variables are placed as the model's were (several devices).
-        with replica_scope(self.model):
-            return self._grow_in_scope(epoch, current, effective_before)
-
-    def _grow_in_scope(self, epoch, current, effective_before):
         network = self.model.network
         widths = plan_growth(network, self.growth_factor)
         if not widths:

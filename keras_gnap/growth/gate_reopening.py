@@ -44,14 +44,14 @@ def reopen_gates(network):
     for layer in network.layers:
         if not isinstance(layer, GatedLayer):
             continue
-        closed = [(gate, gate.numpy()) for gate in layer.gates]
-        closed = [(gate, value) for gate, value in closed if (value <= 0).any()]
-        if not closed:
+        values = [gate.numpy() for gate in layer.gates]
+        if not any((value <= 0).any() for value in values):
             continue
         layer.kernel.assign(layer.effective_kernel())
-        for gate, value in closed:
+        for gate, value in zip(layer.gates, values, strict=True):
+            closed = value <= 0
             gate.assign(
-                np.where(value <= 0, REOPENED_GATE, value).astype(value.dtype)
+                np.where(closed, REOPENED_GATE, value).astype(value.dtype)
             )
-            reopened += int((value <= 0).sum())
+            reopened += int(closed.sum())
     return reopened

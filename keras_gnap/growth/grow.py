@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_gnap.data_parallel import replica_scope
 from keras_gnap.growth.gate_reopening import check_reopen_pruned
 from keras_gnap.growth.gate_reopening import reopen_gates
 from keras_gnap.growth.growth_rule import plan_growth
@@ -52,7 +53,8 @@ def grow(
     decides afresh which connections it keeps; the outputs do not change.
 
     Layer names are kept, so weights can be addressed by name across
-    growth.
+    growth. On several devices, the wider network's variables are placed
+    as the old ones (see `keras_gnap.data_parallel.replica_scope`).
 
     Args:
         model: a `GNAPModel`, or a Functional or Sequential model with
@@ -116,7 +118,11 @@ def grow(
             )
         return layer.__class__.from_config(layer.get_config())
 
-    new_network = keras.models.clone_model(network, clone_function=clone_layer)
+    # On several devices the new variables are placed as the old ones.
+    with replica_scope(network):
+        new_network = keras.models.clone_model(
+            network, clone_function=clone_layer
+        )
     for old_layer in network.layers:
         if old_layer.weights and old_layer.name not in grown:
             transfer_weights(old_layer, new_network.get_layer(old_layer.name))

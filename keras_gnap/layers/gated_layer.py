@@ -263,10 +263,8 @@ class GatedLayer(keras.layers.Layer):
             A boolean NumPy array of the kernel's shape, True where the
             weight is kept.
         """
-        mask = self.gate.numpy() > 0
-        if self.unit_gate is not None:
-            units = self.unit_gate.numpy()
-            mask = mask & ((units > 0) | (units == units.max()))[:, None]
+        # The forward pass's own mask, whose value is exactly 0 or 1.
+        mask = ops.convert_to_numpy(self.gate_mask()) > 0.5
         return np.broadcast_to(mask, tuple(self.kernel.shape))
 
     def effective_kernel(self):

@@ -181,7 +181,6 @@ class GNAPModel(keras.Model):
                 "of a narrower network."
             )
         # Imported here: growth builds on models, not the other way round.
-        from keras_gnap.data_parallel import replica_scope
         from keras_gnap.growth.grow import grow
         from keras_gnap.growth.optimizer_transfer import retrace_training
 
@@ -190,10 +189,9 @@ class GNAPModel(keras.Model):
             for (name, now), width in zip(current.items(), saved, strict=True)
             if width != now
         }
-        with replica_scope(self):
-            self.replace_network(grow(self.network, widths=widths))
-            if getattr(self, "optimizer", None) is not None:
-                retrace_training(self, reset_state=True)
+        self.replace_network(grow(self.network, widths=widths))
+        if getattr(self, "optimizer", None) is not None:
+            retrace_training(self, reset_state=True)
 
     def zero_grad(self, set_to_none=True):
         """Clears the gradients of the current network's weights (PyTorch).

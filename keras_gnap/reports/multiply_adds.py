@@ -7,6 +7,14 @@ from keras_gnap.layers.gated_conv2d import GatedConv2D
 from keras_gnap.layers.gated_dense import GatedDense
 from keras_gnap.models.gnap_model import GNAPModel
 
+# The layers whose kernels compute at every output position.
+LINEAR_LAYERS = (
+    keras.layers.Conv2D,
+    keras.layers.Dense,
+    GatedConv2D,
+    GatedDense,
+)
+
 
 def count_multiply_adds(model):
     """Returns the multiply-adds of one forward pass over one image.
@@ -49,14 +57,9 @@ def count_multiply_adds(model):
         )
     total = 0
     for layer in _layers(network):
-        if isinstance(layer, (keras.layers.Conv2D, GatedConv2D)):
+        if isinstance(layer, LINEAR_LAYERS):
             # A grouped kernel holds input channels / groups already.
-            per_position = int(np.prod(layer.kernel.shape))
-        elif isinstance(layer, (keras.layers.Dense, GatedDense)):
-            per_position = int(np.prod(layer.kernel.shape))
-        else:
-            continue
-        total += per_position * _positions(layer)
+            total += int(np.prod(layer.kernel.shape)) * _positions(layer)
     return total
 
 
